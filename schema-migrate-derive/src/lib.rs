@@ -1,1 +1,28 @@
-extern crate proc_macro; #[proc_macro_derive(Versioned, attributes(schema))] pub fn d(_i: proc_macro::TokenStream)->proc_macro::TokenStream{proc_macro::TokenStream::new()}
+//! `#[derive(Versioned)]` for the `schema-migrate` crate; see its documentation.
+//!
+//! The pipeline: `attr.rs` and `ast.rs` parse the `#[schema]` history and the
+//! item (with its `#[serde]` attributes), `check.rs` validates the history and
+//! derives each stored version's shape, and `expand.rs` with `ser.rs` and
+//! `de.rs` generate the code; `fallback.rs` stubs the impls when there are errors.
+
+mod ast;
+mod attr;
+mod case;
+mod check;
+mod ctxt;
+mod de;
+mod expand;
+mod fallback;
+mod ser;
+
+use proc_macro::TokenStream;
+use syn::{parse_macro_input, DeriveInput};
+
+#[proc_macro_derive(Versioned, attributes(schema, serde))]
+pub fn derive_versioned(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match expand::derive(&input) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => fallback::expand(&input, err).into(),
+    }
+}

@@ -1,3 +1,143 @@
-//! placeholder, being written
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod content;
+mod de;
+mod error;
+mod history;
+pub mod json;
+pub mod reference;
 mod ser;
+mod value;
+
+pub use de::{DeserializeVersioned, DeserializeVersionedOwned, Stored};
+pub use error::{BoxError, Error};
+pub use history::{Op, Step};
+
+/// Derives [`Versioned`], `serde::Serialize` and `serde::Deserialize` from a
+/// `#[schema(...)]` history. See the crate documentation.
+#[cfg(feature = "derive")]
+pub use schema_migrate_derive::Versioned;
+
+/// How a payload without a version tag is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Untagged {
+    /// As if it were tagged with this version.
+    Version(u32),
+    /// Rejected with [`Error::MissingTag`].
+    Reject,
+}
+
+/// A type whose serialized form carries a version and whose older versions
+/// are upgraded on read. Implemented by `#[derive(Versioned)]`.
+pub trait Versioned: Sized {
+    /// The type's name, as it appears in errors and logs.
+    const NAME: &'static str;
+    /// The current version: what `Serialize` writes.
+    const VERSION: u32;
+    /// The name of the field that holds the version.
+    const TAG: &'static str;
+    /// The oldest version that can still be read.
+    const OLDEST: u32;
+    /// How a payload without the tag is read.
+    const UNTAGGED: Untagged;
+    /// The steps declared on this type, oldest first. A typed step
+    /// (`migrate(from = PreviousType)`) keeps the previous type's own steps
+    /// on that type; [`Versioned::history`] joins them.
+    const STEPS: &'static [Step];
+
+    /// Every step from [`Versioned::OLDEST`] to [`Versioned::VERSION`], oldest first.
+    fn history() -> Vec<&'static Step>;
+
+    /// The steps a payload stored at `version` goes through, in order.
+    ///
+    /// ```
+    /// use schema_migrate::Versioned;
+    ///
+    /// #[derive(Versioned)]
+    /// #[schema(
+    ///     version = 3,
+    ///     migrate(from = 1, description = "retries", add(retries = 3)),
+    ///     migrate(from = 2, rename(title = name)),
+    /// )]
+    /// struct Job { name: String, retries: u32 }
+    ///
+    /// let path = Job::path_from(2)?;
+    /// assert_eq!(path.len(), 1);
+    /// assert_eq!(path[0].to_string(), "Job 2 -> 3: rename(title = name)");
+    /// assert!(Job::path_from(4).is_err());
+    /// # Ok::<(), schema_migrate::Error>(())
+    /// ```
+    fn path_from(version: u32) -> Result<Vec<&'static Step>, Error> {
+        if version > Self::VERSION {
+            return Err(Error::FutureVersion {
+                type_name: Self::NAME,
+                found: version.into(),
+                current: Self::VERSION,
+            });
+        }
+        if version < Self::OLDEST {
+            return Err(Error::TooOld {
+                type_name: Self::NAME,
+                found: version,
+                oldest: Self::OLDEST,
+            });
+        }
+        Ok(Self::history()
+            .into_iter()
+            .filter(|s| s.from >= version)
+            .collect())
+    }
+}
+
+/// Not public API: what the derive's generated code calls.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::content::{BufferedMap, Content};
+    pub use crate::de::{deserialize, ReadError};
+    pub use crate::ser::TagFirst;
+    pub use crate::value::StepOutput;
+    /// The reference semantics of each op, on a JSON object.
+    pub mod value {
+        pub use crate::value::*;
+    }
+    pub use serde;
+    pub use serde::de::value::MapAccessDeserializer;
+    pub use serde::de::IgnoredAny;
+    pub use serde_json;
+
+    /// Const string equality, for the derive's compile-time checks.
+    pub const fn str_eq(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+
+    /// A version that passed the tag checks but has no reader: only reachable
+    /// if a hand-written `Versioned` impl disagrees with its own history.
+    #[cold]
+    pub fn unsupported_version<T: crate::Versioned>(version: u32) -> crate::Error {
+        crate::Error::InvalidData {
+            type_name: T::NAME,
+            version: Some(version),
+            message: format!("no reader for version {version}"),
+        }
+    }
+
+    /// Reads the rest of a map as a JSON object, for the `with` path.
+    pub fn read_object<'de, A: serde::de::MapAccess<'de>>(
+        map: A,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, A::Error> {
+        serde::Deserialize::deserialize(MapAccessDeserializer::new(map))
+    }
+}

@@ -1,0 +1,266 @@
+//! Parse: the deriving item, with the `#[serde(...)]` attributes that decide
+//! its wire names and representation.
+
+use proc_macro2::Span;
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Data as SynData, DeriveInput, Expr, Fields, Ident, Lit, Meta, Token, Type};
+
+use crate::case::{RenameRule, RULE_NAMES};
+use crate::ctxt::Ctxt;
+
+pub struct Input<'a> {
+    pub ident: &'a Ident,
+    pub generics: &'a syn::Generics,
+    /// The container's `#[serde(...)]` items, as written.
+    pub serde: Vec<Meta>,
+    pub data: Data<'a>,
+}
+
+pub enum Data<'a> {
+    Struct(Vec<Field<'a>>),
+    Enum(Vec<Variant<'a>>, Repr),
+}
+
+pub struct Field<'a> {
+    pub ident: &'a Ident,
+    pub ty: &'a Type,
+    /// The name it is read by; `None` for flattened and skipped fields.
+    pub wire: Option<String>,
+    pub serde: Vec<Meta>,
+}
+
+pub struct Variant<'a> {
+    pub ident: &'a Ident,
+    pub wire: String,
+    pub fields: &'a Fields,
+    pub serde: Vec<Meta>,
+}
+
+pub enum Repr {
+    Internal { tag: String },
+    Adjacent { tag: String, content: String },
+}
+
+impl Input<'_> {
+    /// Names a payload can hold beside the version tag at the top level.
+    pub fn top_level_names(&self) -> Vec<&str> {
+        match &self.data {
+            Data::Struct(fields) => fields.iter().filter_map(|f| f.wire.as_deref()).collect(),
+            Data::Enum(_, Repr::Internal { tag }) => vec![tag.as_str()],
+            Data::Enum(_, Repr::Adjacent { tag, content }) => vec![tag.as_str(), content.as_str()],
+        }
+    }
+}
+
+pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
+    let serde = serde_metas(cx, &input.attrs);
+    let mut rename_all = None;
+    let mut rename_all_span = None;
+    let (mut tag, mut content, mut untagged) = (None, None, None::<Span>);
+    for meta in &serde {
+        let key = meta_key(meta);
+        match key.as_str() {
+            "rename_all" => {
+                if let Some(rule) = rename_rule(cx, meta) {
+                    rename_all = Some(rule);
+                    rename_all_span = Some(meta_span(meta));
+                }
+            }
+            "tag" => tag = string_value(meta),
+            "content" => content = string_value(meta),
+            "untagged" => untagged = Some(meta_span(meta)),
+            "transparent" | "from" | "try_from" | "into" | "remote" => cx.error(
+                meta_span(meta),
+                format!(
+                    "#[serde({key})] cannot be combined with #[derive(Versioned)]: a versioned type is \
+                     written as a map that carries its version tag"
+                ),
+            ),
+            _ => {}
+        }
+    }
+    let _ = rename_all_span;
+
+    if let Some(lt) = input.generics.lifetimes().next() {
+        cx.error_spanned(
+            lt,
+            "versioned types cannot borrow from the input yet: lifetime parameters are not supported; use owned types (String, Vec<u8>)",
+        );
+    }
+
+    let data = match &input.data {
+        SynData::Struct(s) => match &s.fields {
+            Fields::Named(named) => Data::Struct(
+                named
+                    .named
+                    .iter()
+                    .map(|f| {
+                        let serde = serde_metas(cx, &f.attrs);
+                        let ident = f.ident.as_ref().expect("named field");
+                        let wire = field_wire(ident, &serde, rename_all);
+                        Field {
+                            ident,
+                            ty: &f.ty,
+                            wire,
+                            serde,
+                        }
+                    })
+                    .collect(),
+            ),
+            Fields::Unnamed(_) | Fields::Unit => {
+                cx.error_spanned(
+                    &input.ident,
+                    "#[derive(Versioned)] supports structs with named fields and internally or adjacently \
+                     tagged enums; a tuple or unit struct has no field to hold the version tag",
+                );
+                return None;
+            }
+        },
+        SynData::Enum(e) => {
+            let repr = match (tag, content, untagged) {
+                (_, _, Some(span)) => {
+                    cx.error(span, "untagged enums are not supported by #[derive(Versioned)]: add #[serde(tag = \"type\")] (internally tagged) or #[serde(tag = \"t\", content = \"c\")] (adjacently tagged)");
+                    return None;
+                }
+                (Some(tag), Some(content), None) => Repr::Adjacent { tag, content },
+                (Some(tag), None, None) => Repr::Internal { tag },
+                (None, _, None) => {
+                    cx.error_spanned(
+                        &input.ident,
+                        "externally tagged enums are not supported by #[derive(Versioned)]: the version tag must sit \
+                         in the same object as the variant; add #[serde(tag = \"type\")] (internally tagged) or \
+                         #[serde(tag = \"t\", content = \"c\")] (adjacently tagged)",
+                    );
+                    return None;
+                }
+            };
+            let variants = e
+                .variants
+                .iter()
+                .map(|v| {
+                    let serde = serde_metas(cx, &v.attrs);
+                    let wire = explicit_name(&serde).unwrap_or_else(|| {
+                        let name = v.ident.to_string();
+                        rename_all.map_or(name.clone(), |r| r.apply_to_variant(&name))
+                    });
+                    Variant {
+                        ident: &v.ident,
+                        wire,
+                        fields: &v.fields,
+                        serde,
+                    }
+                })
+                .collect();
+            Data::Enum(variants, repr)
+        }
+        SynData::Union(u) => {
+            cx.error_spanned(
+                u.union_token,
+                "#[derive(Versioned)] does not support unions",
+            );
+            return None;
+        }
+    };
+    Some(Input {
+        ident: &input.ident,
+        generics: &input.generics,
+        serde,
+        data,
+    })
+}
+
+fn field_wire(ident: &Ident, serde: &[Meta], rename_all: Option<RenameRule>) -> Option<String> {
+    if serde.iter().any(|m| {
+        matches!(
+            meta_key(m).as_str(),
+            "flatten" | "skip" | "skip_deserializing"
+        )
+    }) {
+        return None;
+    }
+    Some(explicit_name(serde).unwrap_or_else(|| {
+        let name = ident.to_string();
+        let name = name.strip_prefix("r#").map_or(name.clone(), str::to_owned);
+        rename_all.map_or(name.clone(), |r| r.apply_to_field(&name))
+    }))
+}
+
+/// The name from `rename = "x"` or `rename(deserialize = "x")`.
+fn explicit_name(serde: &[Meta]) -> Option<String> {
+    serde
+        .iter()
+        .filter(|m| m.path().is_ident("rename"))
+        .find_map(|m| match m {
+            Meta::NameValue(_) => string_value(m),
+            Meta::List(list) => nested(list)
+                .ok()?
+                .iter()
+                .filter(|m| m.path().is_ident("deserialize"))
+                .find_map(string_value),
+            Meta::Path(_) => None,
+        })
+}
+
+fn rename_rule(cx: &Ctxt, meta: &Meta) -> Option<RenameRule> {
+    let (name, span) = match meta {
+        Meta::NameValue(_) => (string_value(meta)?, meta_span(meta)),
+        Meta::List(list) => {
+            let inner = nested(list).ok()?;
+            let de = inner.iter().find(|m| m.path().is_ident("deserialize"))?;
+            (string_value(de)?, meta_span(de))
+        }
+        Meta::Path(_) => return None,
+    };
+    let rule = RenameRule::from_name(&name);
+    if rule.is_none() {
+        cx.error(
+            span,
+            format!(
+                "unknown rename rule `{name}`; expected one of {}",
+                RULE_NAMES.join(", ")
+            ),
+        );
+    }
+    rule
+}
+
+/// Every item of every `#[serde(...)]` attribute, in order.
+pub fn serde_metas(cx: &Ctxt, attrs: &[Attribute]) -> Vec<Meta> {
+    let mut out = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        match attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+            Ok(metas) => out.extend(metas),
+            Err(e) => cx.push(e),
+        }
+    }
+    out
+}
+
+pub fn nested(list: &syn::MetaList) -> syn::Result<Punctuated<Meta, Token![,]>> {
+    list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+}
+
+pub fn meta_key(meta: &Meta) -> String {
+    meta.path()
+        .get_ident()
+        .map_or_else(String::new, ToString::to_string)
+}
+
+pub fn meta_span(meta: &Meta) -> Span {
+    meta.path()
+        .get_ident()
+        .map_or_else(Span::call_site, Ident::span)
+}
+
+fn string_value(meta: &Meta) -> Option<String> {
+    match meta {
+        Meta::NameValue(nv) => match &nv.value {
+            Expr::Lit(lit) => match &lit.lit {
+                Lit::Str(s) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+}

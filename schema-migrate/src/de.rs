@@ -1,0 +1,422 @@
+//! Reading a versioned payload: find the tag, then hand the rest of the map to
+//! the typed reader of the stored version.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::content::{BufferedMap, Content};
+use crate::{Error, Untagged, Versioned};
+
+/// Implemented by `#[derive(Versioned)]`: the typed readers of every stored
+/// version of a type. Use it as a bound the way serde's `Deserialize<'de>` is
+/// used; [`DeserializeVersionedOwned`] is the `DeserializeOwned` counterpart.
+pub trait DeserializeVersioned<'de>: Versioned {
+    /// Reads the fields of a payload stored at `version` (the tag already
+    /// consumed) and upgrades the result to the current version.
+    #[doc(hidden)]
+    fn __read_map<A: MapAccess<'de>>(version: u32, map: A) -> Result<Self, ReadError<A::Error>>;
+
+    /// The reference path: upgrades a JSON object stored at `version` (tag
+    /// removed) by applying each step to the object, then reads it. This is
+    /// the specification the typed readers are tested against.
+    #[doc(hidden)]
+    fn __read_value(version: u32, object: Map<String, Value>) -> Result<Self, Error>;
+}
+
+/// A versioned type that deserializes from any lifetime, as `DeserializeOwned`.
+pub trait DeserializeVersionedOwned: for<'de> DeserializeVersioned<'de> {}
+impl<T: for<'de> DeserializeVersioned<'de>> DeserializeVersionedOwned for T {}
+
+/// Error of a typed reader: either the format's error (the data did not fit
+/// the shape of its version), or a failed step.
+#[doc(hidden)]
+pub enum ReadError<E> {
+    Data(E),
+    Migrate(Error),
+}
+
+/// A value together with the version it was stored at.
+///
+/// Deserializing `Stored<T>` reads exactly like `T` but keeps the stored
+/// version, so a store can tell whether a record was upgraded:
+///
+/// ```
+/// use schema_migrate::{Stored, Versioned};
+///
+/// #[derive(Debug, Versioned)]
+/// #[schema(version = 2, migrate(from = 1, add(retries = 3)))]
+/// struct Job { name: String, retries: u32 }
+///
+/// let s: Stored<Job> = serde_json::from_str(r#"{"_version":1,"name":"sync"}"#)?;
+/// assert_eq!((s.version, s.value.retries), (1, 3));
+/// assert!(s.was_upgraded());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored<T> {
+    /// The value, at the current version.
+    pub value: T,
+    /// The version the payload was stored at.
+    pub version: u32,
+}
+
+impl<T: Versioned> Stored<T> {
+    /// Whether the payload was older than the current version.
+    pub fn was_upgraded(&self) -> bool {
+        self.version < T::VERSION
+    }
+}
+
+impl<'de, T: DeserializeVersioned<'de>> serde::Deserialize<'de> for Stored<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize(deserializer).map(|(value, version)| Stored { value, version })
+    }
+}
+
+/// Deserializes a versioned `T`, returning it with its stored version.
+/// The derive's `Deserialize` impl calls this.
+pub fn deserialize<'de, T, D>(deserializer: D) -> Result<(T, u32), D::Error>
+where
+    T: DeserializeVersioned<'de>,
+    D: Deserializer<'de>,
+{
+    // deserialize_any, not deserialize_map: formats that need a schema
+    // (bincode, postcard) then fail at once with their own clear
+    // "deserialize_any is not supported" instead of misreading bytes.
+    deserializer.deserialize_any(VersionedVisitor(PhantomData))
+}
+
+struct VersionedVisitor<T>(PhantomData<T>);
+
+impl<'de, T: DeserializeVersioned<'de>> Visitor<'de> for VersionedVisitor<T> {
+    type Value = (T, u32);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {} object with version tag `{}`", T::NAME, T::TAG)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut before_tag = Vec::new();
+        loop {
+            match map.next_key_seed(KeySeed { tag: T::TAG })? {
+                Some(Key::Tag) => {
+                    let found = map.next_value_seed(TagSeed)?;
+                    let version = check_version::<T, A::Error>(found)?;
+                    return if before_tag.is_empty() {
+                        read::<T, A>(version, map)
+                    } else {
+                        read::<T, _>(version, BufferedMap::new(before_tag, Some(map)))
+                    };
+                }
+                Some(Key::Other(key)) => {
+                    let value: Content<'de> = map.next_value()?;
+                    before_tag.push((key, value));
+                }
+                None => {
+                    let version = match T::UNTAGGED {
+                        Untagged::Version(v) => v,
+                        Untagged::Reject => {
+                            return Err(raise(Error::MissingTag {
+                                type_name: T::NAME,
+                                tag: T::TAG,
+                            }))
+                        }
+                    };
+                    return read::<T, _>(version, BufferedMap::<A>::new(before_tag, None));
+                }
+            }
+        }
+    }
+}
+
+fn read<'de, T, A>(version: u32, map: A) -> Result<(T, u32), A::Error>
+where
+    T: DeserializeVersioned<'de>,
+    A: MapAccess<'de>,
+{
+    match T::__read_map(version, map) {
+        Ok(value) => {
+            if version < T::VERSION {
+                tracing::debug!(
+                    target: "schema_migrate",
+                    type_name = T::NAME,
+                    from = version,
+                    to = T::VERSION,
+                    "upgraded on read"
+                );
+            }
+            Ok((value, version))
+        }
+        Err(ReadError::Migrate(err)) => Err(raise(err)),
+        Err(ReadError::Data(err)) => {
+            let message = err.to_string();
+            Err(raise(Error::InvalidData {
+                type_name: T::NAME,
+                version: Some(version),
+                message: strip_position(&message).to_owned(),
+            }))
+        }
+    }
+}
+
+fn check_version<T: Versioned, E: de::Error>(found: Result<u64, String>) -> Result<u32, E> {
+    let found = found.map_err(|found| {
+        raise(Error::InvalidTag {
+            type_name: T::NAME,
+            tag: T::TAG,
+            found,
+        })
+    })?;
+    if found > u64::from(T::VERSION) {
+        return Err(raise(Error::FutureVersion {
+            type_name: T::NAME,
+            found,
+            current: T::VERSION,
+        }));
+    }
+    // Cannot truncate: found <= T::VERSION.
+    let found = found as u32;
+    if found < T::OLDEST {
+        return Err(raise(Error::TooOld {
+            type_name: T::NAME,
+            found,
+            oldest: T::OLDEST,
+        }));
+    }
+    Ok(found)
+}
+
+/// serde_json appends " at line L column C" to an error, and does so again
+/// when our wrapping error passes back through it; keep only the outer one.
+fn strip_position(message: &str) -> &str {
+    let Some(at) = message.rfind(" at line ") else {
+        return message;
+    };
+    let tail = &message[at + " at line ".len()..];
+    let well_formed = tail
+        .split_once(" column ")
+        .is_some_and(|(l, c)| is_number(l) && is_number(c));
+    if well_formed {
+        &message[..at]
+    } else {
+        message
+    }
+}
+
+fn is_number(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+thread_local! {
+    // Formats turn our typed error into their own through `de::Error::custom`,
+    // which keeps only its text. The typed entry points recover the typed
+    // error from here; the innermost (first) one is the cause.
+    static RAISED: RefCell<Option<Error>> = const { RefCell::new(None) };
+}
+
+/// Turns a typed error into the format's error, remembering the typed one.
+pub(crate) fn raise<E: de::Error>(err: Error) -> E {
+    tracing::warn!(target: "schema_migrate", type_name = err.type_name(), kind = err.kind(), error = %err, "read failed");
+    let out = E::custom(&err);
+    RAISED.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(err);
+        }
+    });
+    out
+}
+
+/// Runs `f`, and on failure returns the typed error that caused the format's
+/// error `e` when there is one, or `fallback(e)`.
+pub(crate) fn with_typed_errors<T, E: fmt::Display>(
+    f: impl FnOnce() -> Result<T, E>,
+    fallback: impl FnOnce(String) -> Error,
+) -> Result<T, Error> {
+    RAISED.with(|slot| slot.borrow_mut().take());
+    let result = f();
+    let raised = RAISED.with(|slot| slot.borrow_mut().take());
+    result.map_err(|e| {
+        let message = e.to_string();
+        match raised {
+            Some(typed) if message.contains(&typed.to_string()) => typed,
+            _ => fallback(message),
+        }
+    })
+}
+
+enum Key<'de> {
+    Tag,
+    Other(Content<'de>),
+}
+
+struct KeySeed {
+    tag: &'static str,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(if v == self.tag {
+            Key::Tag
+        } else {
+            Key::Other(Content::Str(v))
+        })
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(if v == self.tag {
+            Key::Tag
+        } else {
+            Key::Other(Content::String(v.to_owned()))
+        })
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(if v == self.tag {
+            Key::Tag
+        } else {
+            Key::Other(Content::String(v))
+        })
+    }
+
+    fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+        Ok(if v == self.tag.as_bytes() {
+            Key::Tag
+        } else {
+            Key::Other(Content::Bytes(v))
+        })
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+        Ok(if v == self.tag.as_bytes() {
+            Key::Tag
+        } else {
+            Key::Other(Content::ByteBuf(v.to_vec()))
+        })
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Key::Other(Content::U64(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Key::Other(Content::I64(v)))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Key::Other(Content::Bool(v)))
+    }
+}
+
+/// Reads the tag's value: `Ok(n)` for a non-negative integer, otherwise a
+/// description of what was found, for the error.
+struct TagSeed;
+
+impl<'de> DeserializeSeed<'de> for TagSeed {
+    type Value = Result<u64, String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TagSeed {
+    type Value = Result<u64, String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a version number")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Ok(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(u64::try_from(v).map_err(|_| format!("the negative number {v}")))
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Self::Value, E> {
+        Ok(u64::try_from(v).map_err(|_| format!("the number {v}, too large to be a version")))
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Self::Value, E> {
+        Ok(u64::try_from(v).map_err(|_| format!("the number {v}, not a version")))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Err(format!("the floating-point number {v}")))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Err(format!("the string {v:?}")))
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Self::Value, E> {
+        Ok(Err("a byte string".to_owned()))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Err(format!("the boolean {v}")))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Err("null".to_owned()))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Err("null".to_owned()))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Err("an array".to_owned()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map
+            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Err("an object".to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_position;
+
+    #[test]
+    fn strips_only_a_trailing_position() {
+        assert_eq!(
+            strip_position("missing field `a` at line 1 column 30"),
+            "missing field `a`"
+        );
+        assert_eq!(
+            strip_position("bad value at line one"),
+            "bad value at line one"
+        );
+        assert_eq!(strip_position("no position"), "no position");
+    }
+}
