@@ -72,8 +72,8 @@ pub enum SlotTy<'a> {
     Removed,
 }
 
-impl SlotTy<'_> {
-    pub fn ty(&self) -> Option<&Type> {
+impl<'a> SlotTy<'a> {
+    pub fn ty(&self) -> Option<&'a Type> {
         match self {
             SlotTy::Current(f) => Some(f.ty),
             SlotTy::Transformed(t) => Some(t),
@@ -97,13 +97,13 @@ pub struct Conversion<'a> {
     pub target: Ident,
     pub base: Base<'a>,
     /// Applied in order; each with the op's index and the type it produces.
-    pub transforms: Vec<(&'a Path, usize, Option<Type>)>,
+    pub transforms: Vec<(&'a Path, usize, Option<&'a Type>)>,
 }
 
 pub enum Base<'a> {
     Move(Ident),
     /// `add(field = expr)`: the expression and the field's type there.
-    Add(Option<&'a Expr>, Option<Type>),
+    Add(Option<&'a Expr>, Option<&'a Type>),
 }
 
 pub fn check<'a>(cx: &Ctxt, input: &'a Input<'a>, c: &'a Container) -> Option<Plan<'a>> {
@@ -406,7 +406,7 @@ fn step_back_struct<'a>(
                     .iter_mut()
                     .find(|c| c.target == slot.ident)
                     .expect("conversion for every slot");
-                c.base = Base::Add(default.as_ref(), slot.ty.ty().cloned());
+                c.base = Base::Add(default.as_ref(), slot.ty.ty());
             }
             Op::Rename { from: old, to: new } => {
                 if old.value == new.value {
@@ -467,7 +467,7 @@ fn step_back_struct<'a>(
                     missing(cx, field, &slots);
                     continue;
                 };
-                let produces = slots[pos].ty.ty().cloned();
+                let produces = slots[pos].ty.ty();
                 let removed = matches!(slots[pos].ty, SlotTy::Removed);
                 if !removed {
                     slots[pos].ty = SlotTy::Transformed(ty);

@@ -164,30 +164,10 @@ where
 }
 
 fn check_version<T: Versioned, E: de::Error>(found: Result<u64, String>) -> Result<u32, E> {
-    let found = found.map_err(|found| {
-        raise(Error::InvalidTag {
-            type_name: T::NAME,
-            tag: T::TAG,
-            found,
-        })
-    })?;
-    if found > u64::from(T::VERSION) {
-        return Err(raise(Error::FutureVersion {
-            type_name: T::NAME,
-            found,
-            current: T::VERSION,
-        }));
-    }
-    // Cannot truncate: found <= T::VERSION.
-    let found = found as u32;
-    if found < T::OLDEST {
-        return Err(raise(Error::TooOld {
-            type_name: T::NAME,
-            found,
-            oldest: T::OLDEST,
-        }));
-    }
-    Ok(found)
+    found
+        .map_err(|found| Error::InvalidTag { type_name: T::NAME, tag: T::TAG, found })
+        .and_then(crate::readable_version::<T>)
+        .map_err(raise)
 }
 
 /// serde_json appends " at line L column C" to an error, and does so again

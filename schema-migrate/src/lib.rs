@@ -70,25 +70,23 @@ pub trait Versioned: Sized {
     /// # Ok::<(), schema_migrate::Error>(())
     /// ```
     fn path_from(version: u32) -> Result<Vec<&'static Step>, Error> {
-        if version > Self::VERSION {
-            return Err(Error::FutureVersion {
-                type_name: Self::NAME,
-                found: version.into(),
-                current: Self::VERSION,
-            });
-        }
-        if version < Self::OLDEST {
-            return Err(Error::TooOld {
-                type_name: Self::NAME,
-                found: version,
-                oldest: Self::OLDEST,
-            });
-        }
-        Ok(Self::history()
-            .into_iter()
-            .filter(|s| s.from >= version)
-            .collect())
+        let version = readable_version::<Self>(version.into())?;
+        Ok(Self::history().into_iter().filter(|s| s.from >= version).collect())
     }
+}
+
+/// `found` as a version `T` can read: not newer than `T::VERSION` (whose
+/// fields would be lost), not older than `T::OLDEST`.
+pub(crate) fn readable_version<T: Versioned>(found: u64) -> Result<u32, Error> {
+    if found > u64::from(T::VERSION) {
+        return Err(Error::FutureVersion { type_name: T::NAME, found, current: T::VERSION });
+    }
+    // Cannot truncate: found <= T::VERSION.
+    let found = found as u32;
+    if found < T::OLDEST {
+        return Err(Error::TooOld { type_name: T::NAME, found, oldest: T::OLDEST });
+    }
+    Ok(found)
 }
 
 /// Not public API: what the derive's generated code calls.

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::{DeserializeVersionedOwned, Error, Stored, Untagged};
+use crate::{readable_version, DeserializeVersionedOwned, Error, Stored, Untagged};
 
 /// Upgrades a stored JSON value to `T` through the reference path.
 ///
@@ -38,34 +38,15 @@ pub fn from_value<T: DeserializeVersionedOwned>(value: Value) -> Result<Stored<T
     };
     let version = match object.remove(T::TAG) {
         Some(Value::Number(n)) => match n.as_u64() {
-            Some(v) if v > u64::from(T::VERSION) => {
-                return Err(Error::FutureVersion {
-                    type_name: T::NAME,
-                    found: v,
-                    current: T::VERSION,
-                })
-            }
-            Some(v) => v as u32,
+            Some(v) => readable_version::<T>(v)?,
             None => return Err(invalid_tag::<T>(format!("the number {n}"))),
         },
         Some(other) => return Err(invalid_tag::<T>(describe(&other))),
         None => match T::UNTAGGED {
             Untagged::Version(v) => v,
-            Untagged::Reject => {
-                return Err(Error::MissingTag {
-                    type_name: T::NAME,
-                    tag: T::TAG,
-                })
-            }
+            Untagged::Reject => return Err(Error::MissingTag { type_name: T::NAME, tag: T::TAG }),
         },
     };
-    if version < T::OLDEST {
-        return Err(Error::TooOld {
-            type_name: T::NAME,
-            found: version,
-            oldest: T::OLDEST,
-        });
-    }
     T::__read_value(version, object).map(|value| Stored { value, version })
 }
 
