@@ -88,6 +88,8 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
         );
     }
 
+    misplaced_schema(cx, input);
+
     let data = match &input.data {
         SynData::Struct(s) => match &s.fields {
             Fields::Named(named) => Data::Struct(
@@ -156,7 +158,8 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
         SynData::Union(u) => {
             cx.error_spanned(
                 u.union_token,
-                "#[derive(Versioned)] does not support unions",
+                "#[derive(Versioned)] does not support unions; it supports structs with named fields and \
+                 internally or adjacently tagged enums",
             );
             return None;
         }
@@ -167,6 +170,30 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
         serde,
         data,
     })
+}
+
+/// `#[schema]` is accepted on fields and variants only because it is a helper
+/// attribute of the derive; there it would be silently ignored.
+fn misplaced_schema(cx: &Ctxt, input: &DeriveInput) {
+    let (fields, variants): (Vec<&syn::Field>, Vec<&syn::Variant>) = match &input.data {
+        SynData::Struct(s) => (s.fields.iter().collect(), Vec::new()),
+        SynData::Enum(e) => (
+            e.variants.iter().flat_map(|v| v.fields.iter()).collect(),
+            e.variants.iter().collect(),
+        ),
+        SynData::Union(u) => (u.fields.named.iter().collect(), Vec::new()),
+    };
+    let attrs = fields
+        .iter()
+        .flat_map(|f| &f.attrs)
+        .chain(variants.iter().flat_map(|v| &v.attrs));
+    for attr in attrs.filter(|a| a.path().is_ident("schema")) {
+        cx.error_spanned(
+            attr.path(),
+            "#[schema(...)] goes on the type, not on a field or variant: the whole history is declared \
+             there, e.g. #[schema(version = 2, migrate(from = 1, add(field)))]",
+        );
+    }
 }
 
 fn field_wire(ident: &Ident, serde: &[Meta], rename_all: Option<RenameRule>) -> Option<String> {

@@ -225,6 +225,9 @@ fn parse_step(cx: &Ctxt, span: Span, input: ParseStream) -> Step {
     };
     if let Err(e) = parse_step_items(cx, &mut step, input) {
         cx.push(e);
+        // Tokens left in a group are reported again by syn as "unexpected
+        // token" on the same spot; the first error already says it.
+        drain(input);
     }
     step
 }
@@ -352,14 +355,30 @@ fn list(
 ) -> syn::Result<()> {
     let content;
     syn::parenthesized!(content in input);
-    while !content.is_empty() {
-        item(&content)?;
-        if content.is_empty() {
+    let result = (|| {
+        while !content.is_empty() {
+            item(&content)?;
+            if content.is_empty() {
+                break;
+            }
+            content.parse::<Token![,]>()?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        // See `parse_step`: one error per mistake, not a second one for the
+        // tokens the failed item left behind.
+        drain(&content);
+    }
+    result
+}
+
+fn drain(input: ParseStream) {
+    while !input.is_empty() {
+        if input.parse::<TokenTree>().is_err() {
             break;
         }
-        content.parse::<Token![,]>()?;
     }
-    Ok(())
 }
 
 fn name_pair(input: ParseStream) -> syn::Result<(Name, Name)> {
@@ -392,7 +411,10 @@ fn parse_num(input: ParseStream) -> syn::Result<Num> {
 
 fn set_once<T>(cx: &Ctxt, slot: &mut Option<T>, value: T, key: &Ident) {
     if slot.is_some() {
-        cx.error(key.span(), format!("duplicate `{key}`"));
+        cx.error(
+            key.span(),
+            format!("duplicate `{key}`: it is already given above; keep one"),
+        );
     } else {
         *slot = Some(value);
     }
@@ -474,7 +496,7 @@ mod tests {
         assert!(matches!(c.untagged, Some(Untagged::Error)));
         assert_eq!(c.oldest.unwrap().value, 2);
         let ops = &c.steps[0].ops;
-        assert_eq!(ops.len(), 9);
+        assert_eq!(ops.len(), 8);
         assert!(matches!(
             &ops[1],
             Op::Add {
@@ -538,5 +560,13 @@ mod tests {
             errors[0].contains("transform(field: OldType => path::to::function)"),
             "{errors:?}"
         );
+        assert_eq!(errors.len(), 1, "no second 'unexpected token': {errors:?}");
+    }
+
+    #[test]
+    fn one_error_for_a_missing_comma() {
+        let errors =
+            parse_err(parse_quote! { #[schema(version = 2, migrate(from = 1 description = "x"))] });
+        assert_eq!(errors.len(), 1, "{errors:?}");
     }
 }

@@ -116,7 +116,10 @@ pub fn check<'a>(cx: &Ctxt, input: &'a Input<'a>, c: &'a Container) -> Option<Pl
         return None;
     };
     if version.value == 0 {
-        cx.error(version.span, "versions start at 1");
+        cx.error(
+            version.span,
+            "versions start at 1: the first version of a type is `version = 1`",
+        );
         return None;
     }
     let tag = c
@@ -130,14 +133,6 @@ pub fn check<'a>(cx: &Ctxt, input: &'a Input<'a>, c: &'a Container) -> Option<Pl
         attr::Untagged::Error => Untagged::Reject,
     });
 
-    for step in &c.steps {
-        if step.from.is_none() {
-            cx.error(
-                step.span,
-                "missing `from = N` (the version this step upgrades) or `from = PreviousType`",
-            );
-        }
-    }
     let typed: Vec<&attr::Step> = c
         .steps
         .iter()
@@ -148,6 +143,10 @@ pub fn check<'a>(cx: &Ctxt, input: &'a Input<'a>, c: &'a Container) -> Option<Pl
             unreachable!()
         };
         for other in c.steps.iter().filter(|s| !std::ptr::eq(*s, *step)) {
+            if other.from.is_none() {
+                missing_from(cx, other, "");
+                continue;
+            }
             cx.error(
                 other.span,
                 "a typed step (`from = PreviousType`) must be the only step: the older history belongs on PreviousType",
@@ -173,7 +172,7 @@ pub fn check<'a>(cx: &Ctxt, input: &'a Input<'a>, c: &'a Container) -> Option<Pl
                 cx.error(f, "`fallible` applies to a typed step (`from = PreviousType`), whose conversion is TryFrom");
             }
         }
-        declarative(cx, input, c, version)?
+        declarative(cx, input, c, version, &tag)?
     };
 
     if let (Some(attr::Untagged::Version(n)), History::Declarative { oldest, .. }) =
@@ -183,7 +182,8 @@ pub fn check<'a>(cx: &Ctxt, input: &'a Input<'a>, c: &'a Container) -> Option<Pl
             cx.error(
                 n.span,
                 format!(
-                    "untagged payloads must be read as a version from {oldest} to {}",
+                    "untagged payloads must be read as a version from {oldest} to {}, or rejected with \
+                     `untagged = error`",
                     version.value
                 ),
             );
@@ -195,6 +195,15 @@ pub fn check<'a>(cx: &Ctxt, input: &'a Input<'a>, c: &'a Container) -> Option<Pl
         untagged,
         history,
     })
+}
+
+fn missing_from(cx: &Ctxt, step: &attr::Step, note: &str) {
+    cx.error(
+        step.span,
+        format!(
+            "missing `from = N` (the version this step upgrades) or `from = PreviousType`{note}"
+        ),
+    );
 }
 
 fn check_tag(cx: &Ctxt, input: &Input, lit: Option<&LitStr>, tag: &str) {
@@ -217,6 +226,7 @@ fn declarative<'a>(
     input: &'a Input<'a>,
     c: &'a Container,
     version: attr::Num,
+    tag: &str,
 ) -> Option<History<'a>> {
     let oldest = c.oldest.map_or(1, |o| o.value);
     if let Some(o) = c.oldest {
@@ -233,6 +243,7 @@ fn declarative<'a>(
     }
 
     let mut by_from: BTreeMap<u32, &attr::Step> = BTreeMap::new();
+    let mut duplicates: Vec<attr::Num> = Vec::new();
     for step in &c.steps {
         let Some(attr::From::Version(from)) = &step.from else {
             continue;
@@ -241,39 +252,67 @@ fn declarative<'a>(
             cx.error(
                 from.span,
                 format!(
-                    "this step upgrades version {} to {}, but the current version is {}",
+                    "this step upgrades version {} to {}, but the current version is {}: a step's `from` \
+                     must be below `version` (if this step is new, raise it to `version = {}`)",
                     from.value,
                     from.value + 1,
-                    version.value
+                    version.value,
+                    from.value + 1
                 ),
             );
         } else if from.value < oldest {
             cx.error(
                 from.span,
                 format!(
-                    "this step upgrades version {}, older than `oldest = {oldest}`",
-                    from.value
+                    "this step upgrades version {}, older than `oldest = {oldest}`: remove the step, or \
+                     lower `oldest` to keep reading version {}",
+                    from.value, from.value
                 ),
             );
-        } else if by_from.insert(from.value, step).is_some() {
-            cx.error(
-                from.span,
-                format!(
-                    "duplicate step from version {}: one step per version",
-                    from.value
-                ),
-            );
+        } else if by_from.contains_key(&from.value) {
+            // The first step from this version stays; the later one is the
+            // duplicate, reported once the gaps are known.
+            duplicates.push(*from);
+        } else {
+            by_from.insert(from.value, step);
         }
     }
     let missing: Vec<u32> = (oldest..version.value)
         .filter(|v| !by_from.contains_key(v))
         .collect();
-    if !missing.is_empty() {
-        let list = missing
-            .iter()
-            .map(|v| format!("migrate(from = {v}, ...)"))
-            .collect::<Vec<_>>()
-            .join(", ");
+    let list = missing
+        .iter()
+        .map(|v| format!("migrate(from = {v}, ...)"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let fromless: Vec<&attr::Step> = c.steps.iter().filter(|s| s.from.is_none()).collect();
+    for step in &fromless {
+        // The step without `from` is most likely the missing one: say which
+        // numbers are free instead of reporting the gap separately.
+        let note = if missing.is_empty() {
+            String::new()
+        } else {
+            format!("; the history has no {list}")
+        };
+        missing_from(cx, step, &note);
+    }
+    for from in &duplicates {
+        // A duplicate `from` is most often a mistyped number for a missing
+        // step: name it here rather than in a second error.
+        let note = if missing.is_empty() {
+            String::new()
+        } else {
+            format!("; the history has no {list}: is this that step?")
+        };
+        cx.error(
+            from.span,
+            format!(
+                "duplicate step from version {}: one step per version{note}",
+                from.value
+            ),
+        );
+    }
+    if !missing.is_empty() && fromless.is_empty() && duplicates.is_empty() {
         cx.error(
             version.span,
             format!(
@@ -282,9 +321,12 @@ fn declarative<'a>(
                 version.value
             ),
         );
-        return None;
     }
-    let steps: Vec<&attr::Step> = by_from.into_values().collect();
+    // Across a gap the walk goes on as if the missing step changed nothing,
+    // so that mistakes in the other steps are reported now too.
+    let chain: Vec<Option<&attr::Step>> = (oldest..version.value)
+        .map(|v| by_from.get(&v).copied())
+        .collect();
 
     let current = match &input.data {
         Data::Struct(fields) => Shape::Struct(
@@ -309,15 +351,29 @@ fn declarative<'a>(
                 .collect(),
         ),
     };
+    let strict = input
+        .serde
+        .iter()
+        .any(|m| crate::ast::meta_key(m) == "deny_unknown_fields");
     let mut shapes = vec![Some(current)];
     let mut conversions = Vec::new();
-    let mut added_at: BTreeMap<String, u32> = BTreeMap::new();
-    for (i, step) in steps.iter().enumerate().rev() {
+    let mut added_at: BTreeMap<String, (u32, Span)> = BTreeMap::new();
+    for (i, step) in chain.iter().enumerate().rev() {
         let from = oldest + i as u32;
         let later = shapes.last().expect("at least the current shape");
+        let Some(step) = step else {
+            let same = match later {
+                Some(Shape::Struct(slots)) => Some(Shape::Struct(slots.clone())),
+                Some(Shape::Enum(slots)) => Some(Shape::Enum(slots.clone())),
+                None => None,
+            };
+            shapes.push(same);
+            conversions.push(Vec::new());
+            continue;
+        };
         let (earlier, conv) = match later {
             Some(Shape::Struct(slots)) => {
-                match step_back_struct(cx, step, from, slots, &added_at) {
+                match step_back_struct(cx, step, from, slots, &added_at, &tag, strict) {
                     Some((earlier, conv)) => (Some(Shape::Struct(earlier)), conv),
                     None => (None, Vec::new()),
                 }
@@ -330,7 +386,7 @@ fn declarative<'a>(
         };
         for op in &step.ops {
             if let Op::Add { field, .. } = op {
-                added_at.insert(field.value.clone(), from);
+                added_at.insert(field.value.clone(), (from, field.span));
             }
         }
         shapes.push(earlier);
@@ -338,6 +394,10 @@ fn declarative<'a>(
     }
     shapes.reverse();
     conversions.reverse();
+    if !missing.is_empty() || !fromless.is_empty() || !duplicates.is_empty() {
+        return None;
+    }
+    let steps: Vec<&attr::Step> = chain.into_iter().flatten().collect();
     Some(History::Declarative {
         oldest,
         steps,
@@ -353,7 +413,9 @@ fn step_back_struct<'a>(
     step: &'a attr::Step,
     from: u32,
     later: &[Slot<'a>],
-    added_at: &BTreeMap<String, u32>,
+    added_at: &BTreeMap<String, (u32, Span)>,
+    tag: &str,
+    strict: bool,
 ) -> Option<(Vec<Slot<'a>>, Vec<Conversion<'a>>)> {
     let to = from + 1;
     let mut slots: Vec<Slot<'a>> = later.to_vec();
@@ -367,16 +429,45 @@ fn step_back_struct<'a>(
         .collect();
     let mut produced: BTreeMap<String, Span> = BTreeMap::new();
     let mut opaque = false;
-    for (index, op) in step.ops.iter().enumerate().rev() {
-        let missing = |cx: &Ctxt, name: &attr::Name, slots: &[Slot]| {
-            let names = slots.iter().filter_map(|s| s.wire.as_deref());
-            let mut msg = format!(
-                "no field `{}` at version {to}{}",
-                name.value,
-                hint(&name.value, names)
+    let clashes = same_name_twice(cx, step);
+    let old_name_is_tag = |cx: &Ctxt, name: &attr::Name| {
+        if name.value == tag {
+            cx.error(
+                name.span,
+                format!(
+                    "`{tag}` is the version tag, so version {from} cannot have a field of that name: \
+                     choose another tag with `tag = \"...\"`"
+                ),
             );
-            if let Some(at) = added_at.get(&name.value) {
+        }
+    };
+    for (index, op) in step.ops.iter().enumerate().rev() {
+        if clashes.contains(&index) {
+            continue;
+        }
+        let missing = |cx: &Ctxt, name: &attr::Name, slots: &[Slot]| {
+            let names: Vec<&str> = slots
+                .iter()
+                .filter(|s| !is_shadow(s))
+                .filter_map(|s| s.wire.as_deref())
+                .collect();
+            let mut msg = format!("no field `{}` at version {to}", name.value);
+            let suggestion = hint(&name.value, names.iter().copied());
+            if !suggestion.is_empty() {
+                msg.push_str(&suggestion);
+            } else if let Some((at, _)) = added_at.get(&name.value) {
                 msg.push_str(&format!(" (it is added by the step from {at})"));
+            } else if names.is_empty() {
+                msg.push_str(" (it has no fields)");
+            } else {
+                msg.push_str(&format!(
+                    "; its fields are: {}",
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
             cx.error(name.span, msg);
         };
@@ -386,19 +477,22 @@ fn step_back_struct<'a>(
                 break;
             }
             Op::Add { field, default } => {
-                if let Some(prev) = produced.insert(field.value.clone(), field.span) {
-                    let _ = prev;
-                    cx.error(
-                        field.span,
-                        format!(
-                            "`{}` is already added or renamed to in this step",
-                            field.value
-                        ),
-                    );
-                    continue;
-                }
-                let Some(pos) = position(&slots, &field.value) else {
-                    missing(cx, field, &slots);
+                produced.insert(field.value.clone(), field.span);
+                let Some(pos) = field_position(&slots, &field.value) else {
+                    if let Some((at, later_add)) = added_at.get(&field.value) {
+                        // Two steps add the same field: the later `add` is
+                        // the one adding a field that is already there.
+                        cx.error(
+                            *later_add,
+                            format!(
+                                "`{}` is already a field at version {at}: the step from {from} adds it; \
+                                 remove one of the two `add`s (or remove({}) in between)",
+                                field.value, field.value
+                            ),
+                        );
+                    } else {
+                        missing(cx, field, &slots);
+                    }
                     continue;
                 };
                 let slot = slots.remove(pos);
@@ -410,24 +504,18 @@ fn step_back_struct<'a>(
             }
             Op::Rename { from: old, to: new } => {
                 if old.value == new.value {
-                    cx.error(new.span, "renaming a field to its own name");
-                    continue;
-                }
-                if produced.insert(new.value.clone(), new.span).is_some() {
                     cx.error(
                         new.span,
-                        format!(
-                            "`{}` is already added or renamed to in this step",
-                            new.value
-                        ),
+                        "renaming a field to its own name; remove this rename",
                     );
                     continue;
                 }
-                let Some(pos) = position(&slots, &new.value) else {
+                produced.insert(new.value.clone(), new.span);
+                let Some(pos) = field_position(&slots, &new.value) else {
                     missing(cx, new, &slots);
                     continue;
                 };
-                if position(&slots, &old.value).is_some() {
+                if field_position(&slots, &old.value).is_some() {
                     cx.error(
                         old.span,
                         format!(
@@ -438,10 +526,12 @@ fn step_back_struct<'a>(
                     );
                     continue;
                 }
+                old_name_is_tag(cx, old);
                 slots[pos].wire = Some(old.value.clone());
+                unshadow(&mut slots, &old.value);
             }
             Op::Remove { field, .. } => {
-                if position(&slots, &field.value).is_some() {
+                if field_position(&slots, &field.value).is_some() {
                     cx.error(
                         field.span,
                         format!(
@@ -452,6 +542,8 @@ fn step_back_struct<'a>(
                     );
                     continue;
                 }
+                old_name_is_tag(cx, field);
+                unshadow(&mut slots, &field.value);
                 slots.push(Slot {
                     ident: format_ident!("__removed_{}_{}", from, index),
                     wire: Some(field.value.clone()),
@@ -463,7 +555,7 @@ fn step_back_struct<'a>(
                 ty,
                 function,
             } => {
-                let Some(pos) = position(&slots, &field.value) else {
+                let Some(pos) = field_position(&slots, &field.value) else {
                     missing(cx, field, &slots);
                     continue;
                 };
@@ -482,7 +574,8 @@ fn step_back_struct<'a>(
             Op::RenameVariant { from, .. } | Op::RemoveVariant { variant: from } => {
                 cx.error(
                     from.span,
-                    "rename_variant and remove_variant apply to enums; this is a struct",
+                    "rename_variant and remove_variant apply to enums; this is a struct: to rename a field \
+                     use rename(old = new), to drop one use remove(field)",
                 );
             }
         }
@@ -490,11 +583,90 @@ fn step_back_struct<'a>(
     if opaque {
         return None;
     }
+    // A name that first exists at N+1 is not a field of version N: a payload
+    // of version N that holds it anyway has it read and dropped, never
+    // caught by a flattened map nor moved forward (as the reference path
+    // drops it too).
+    // With deny_unknown_fields such a key is refused instead, on both paths.
+    for (k, name) in produced.keys().enumerate().filter(|_| !strict) {
+        if position(&slots, name).is_none() {
+            slots.push(Slot {
+                ident: format_ident!("__shadow_{}_{}", from, k),
+                wire: Some(name.clone()),
+                ty: SlotTy::Removed,
+            });
+        }
+    }
     Some((slots, conv))
 }
 
 fn position(slots: &[Slot], wire: &str) -> Option<usize> {
     slots.iter().position(|s| s.wire.as_deref() == Some(wire))
+}
+
+/// A name that a later version introduces, kept in an older shape only so
+/// that a payload holding it is read and dropped; it is not a field there.
+fn is_shadow(slot: &Slot) -> bool {
+    slot.ident.to_string().starts_with("__shadow_")
+}
+
+/// A real field of an older version replaces a shadow of the same name.
+fn unshadow(slots: &mut Vec<Slot>, wire: &str) {
+    slots.retain(|s| !(is_shadow(s) && s.wire.as_deref() == Some(wire)));
+}
+
+/// Where the field named `wire` is, for checking an op against the shape.
+fn field_position(slots: &[Slot], wire: &str) -> Option<usize> {
+    slots
+        .iter()
+        .position(|s| s.wire.as_deref() == Some(wire) && !is_shadow(s))
+}
+
+/// Within one step, each name of version N is consumed once (by `rename` or
+/// `remove`) and each name of version N+1 is produced once (by `add` or
+/// `rename`). Reports the later use of a name, on its token; returns the
+/// indices of those ops, which the walk then skips.
+fn same_name_twice(cx: &Ctxt, step: &attr::Step) -> Vec<usize> {
+    let mut produced: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut consumed: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut skip = Vec::new();
+    for (index, op) in step.ops.iter().enumerate() {
+        let (new, old) = match op {
+            Op::Add { field, .. } => (Some((field, "added")), None),
+            Op::Rename { from, to } => (
+                Some((to, "the new name of a rename")),
+                Some((from, "renamed")),
+            ),
+            Op::Remove { field, .. } => (None, Some((field, "removed"))),
+            _ => (None, None),
+        };
+        if let Some((name, what)) = new {
+            if let Some(before) = produced.insert(&name.value, what) {
+                cx.error(
+                    name.span,
+                    format!(
+                        "`{}` is already {before} in this step; a step can produce each field once",
+                        name.value
+                    ),
+                );
+                skip.push(index);
+                continue;
+            }
+        }
+        if let Some((name, what)) = old {
+            if let Some(before) = consumed.insert(&name.value, what) {
+                cx.error(
+                    name.span,
+                    format!(
+                        "`{}` is already {before} in this step; a step can rename or remove each field once",
+                        name.value
+                    ),
+                );
+                skip.push(index);
+            }
+        }
+    }
+    skip
 }
 
 fn step_back_enum<'a>(
@@ -610,8 +782,11 @@ mod tests {
                 .collect::<Vec<_>>(),
             _ => panic!(),
         };
-        assert_eq!(wires(0), ["destination", "legacy"]);
-        assert_eq!(wires(1), ["destination", "travelers", "legacy"]);
+        assert_eq!(wires(0), ["destination", "legacy", "travelers"]);
+        assert_eq!(
+            wires(1),
+            ["destination", "travelers", "legacy", "destination_city"]
+        );
         assert_eq!(wires(2), ["destination_city", "travelers"]);
         assert_eq!(wires(3), ["destination_city", "travelers"]);
     }
@@ -644,7 +819,74 @@ mod tests {
         assert!(
             errors
                 .iter()
-                .any(|e| e.contains("missing migrate(from = 2, ...), migrate(from = 3, ...)")),
+                .any(|e| e.contains("no migrate(from = 2, ...), migrate(from = 3, ...)")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_name_used_twice_in_one_step_is_reported_at_the_second_use() {
+        let errors = plan_errors(parse_quote! {
+            #[schema(version = 2, migrate(from = 1, add(a, b, a), rename(x = c), remove(x)))]
+            struct S { a: u8, b: u8, c: u8 }
+        });
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("`a` is already added"), "{errors:?}");
+        assert!(errors[1].contains("`x` is already renamed"), "{errors:?}");
+    }
+
+    #[test]
+    fn adding_a_field_that_an_older_step_added() {
+        let errors = plan_errors(parse_quote! {
+            #[schema(version = 3, migrate(from = 1, add(a)), migrate(from = 2, add(a, b)))]
+            struct S { a: u8, b: u8 }
+        });
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("`a` is already a field at version 2"),
+            "{errors:?}"
+        );
+        // Removed in between, then added again: a valid history.
+        let errors = plan_errors(parse_quote! {
+            #[schema(version = 4, migrate(from = 1, add(a)), migrate(from = 2, remove(a)),
+                migrate(from = 3, add(a)))]
+            struct S { a: u8 }
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn a_step_without_from_names_the_missing_version() {
+        let errors = plan_errors(parse_quote! {
+            #[schema(version = 3, migrate(from = 1, add(a)), migrate(add(b)))]
+            struct S { a: u8, b: u8 }
+        });
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("missing `from = N`")
+                && errors[0].contains("no migrate(from = 2, ...)"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn an_old_field_named_like_the_tag() {
+        let errors = plan_errors(parse_quote! {
+            #[schema(version = 2, tag = "v", migrate(from = 1, rename(v = w)))]
+            struct S { w: u8 }
+        });
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("`v` is the version tag"), "{errors:?}");
+    }
+
+    #[test]
+    fn lists_the_fields_when_no_name_is_close() {
+        let errors = plan_errors(parse_quote! {
+            #[schema(version = 2, migrate(from = 1, add(zzz)))]
+            struct S { alpha: u8, beta: u8 }
+        });
+        assert!(
+            errors[0].contains("its fields are: `alpha`, `beta`"),
             "{errors:?}"
         );
     }

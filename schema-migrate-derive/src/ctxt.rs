@@ -62,16 +62,23 @@ pub fn hint<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> St
     did_you_mean(name, candidates).map_or_else(String::new, |c| format!("; did you mean `{c}`?"))
 }
 
+/// Edit distance where swapping two neighbours counts as one edit, the most
+/// common typo in a short key (`tga` for `tag`).
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    let mut before: Vec<usize> = Vec::new();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
+    for (i, ca) in a.iter().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
+            let sub = prev[j] + usize::from(ca != cb);
             cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+            if i > 0 && j > 0 && *ca == b[j - 1] && a[i - 1] == *cb {
+                cur[j + 1] = cur[j + 1].min(before[j - 1] + 1);
+            }
         }
-        prev = cur;
+        before = std::mem::replace(&mut prev, cur);
     }
     prev[b.len()]
 }
@@ -89,5 +96,7 @@ mod tests {
         );
         assert_eq!(did_you_mean("travellers", names), Some("travelers"));
         assert_eq!(did_you_mean("xyz", names), None);
+        assert_eq!(did_you_mean("tga", ["tag", "version"]), Some("tag"));
+        assert_eq!(did_you_mean("budgte", names), Some("budget"));
     }
 }

@@ -72,7 +72,7 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
         #[automatically_derived]
         impl #impl_g ::schema_migrate::DeserializeVersioned<'de> for #ident #ty_g #where_c {
             fn __read_map<__A>(
-                __version: u32,
+                __version: ::core::primitive::u32,
                 __map: __A,
             ) -> ::core::result::Result<Self, #sm::ReadError<__A::Error>>
             where
@@ -82,7 +82,7 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
             }
 
             fn __read_value(
-                __version: u32,
+                __version: ::core::primitive::u32,
                 mut __object: #sm::serde_json::Map<::std::string::String, #sm::serde_json::Value>,
             ) -> ::core::result::Result<Self, ::schema_migrate::Error> {
                 #read_value
@@ -96,12 +96,27 @@ fn mirror(input: &Input) -> TokenStream {
     let ident = input.ident;
     let remote = ident.to_string();
     let (impl_g, _, where_c) = input.generics.split_for_impl();
+    let has_default = container_default(input).is_some();
     let container: Vec<&Meta> = input
         .serde
         .iter()
-        .filter(|m| meta_key(m) != "crate")
+        .filter(|m| meta_key(m) != "crate" && !(has_default && meta_key(m) == "default"))
         .collect();
-    let container = serde_attr(&container);
+    let mut container = serde_attr(&container);
+    let mut default_impl_tokens = TokenStream::new();
+    if has_default {
+        container.extend(quote!(#[serde(default)]));
+        if let Data::Struct(fields) = &input.data {
+            let fields: Vec<(Ident, TokenStream)> = fields
+                .iter()
+                .map(|f| {
+                    let i = f.ident;
+                    (i.clone(), quote!(__default.#i))
+                })
+                .collect();
+            default_impl_tokens = default_impl(input, &format_ident!("__Current"), &fields);
+        }
+    }
     let sm = sm();
     let body = match &input.data {
         Data::Struct(fields) => {
@@ -127,6 +142,7 @@ fn mirror(input: &Input) -> TokenStream {
         #[serde(crate = #SERDE_CRATE, remote = #remote)]
         #container
         #body
+        #default_impl_tokens
     }
 }
 
@@ -161,6 +177,68 @@ fn serde_attr(metas: &[&Meta]) -> TokenStream {
     } else {
         quote!(#[serde(#(#metas),*)])
     }
+}
+
+/// With a container `#[serde(default)]` (or `default = "path"`), missing
+/// fields take their values from the type's default. The hidden readers get
+/// a `Default` built from it, field by field. Returns the expression that
+/// makes the user's default value, and the bound it needs.
+fn container_default(input: &Input) -> Option<(TokenStream, Option<TokenStream>)> {
+    if !matches!(input.data, Data::Struct(_)) {
+        return None;
+    }
+    let ident = input.ident;
+    let (_, ty_g, _) = input.generics.split_for_impl();
+    let meta = input.serde.iter().find(|m| meta_key(m) == "default")?;
+    match meta {
+        Meta::NameValue(nv) => {
+            let syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(path),
+                ..
+            }) = &nv.value
+            else {
+                return None;
+            };
+            let path: syn::ExprPath = path.parse().ok()?;
+            Some((quote!(#path()), None))
+        }
+        _ => Some((
+            quote!(<#ident #ty_g as ::core::default::Default>::default()),
+            Some(quote!(#ident #ty_g: ::core::default::Default)),
+        )),
+    }
+}
+
+/// `impl Default for #name`, taking each field from the user's default.
+fn default_impl(input: &Input, name: &Ident, fields: &[(Ident, TokenStream)]) -> TokenStream {
+    let Some((source, bound)) = container_default(input) else {
+        return TokenStream::new();
+    };
+    let ident = input.ident;
+    let (_, ty_g, _) = input.generics.split_for_impl();
+    let mut g = input.generics.clone();
+    if let Some(bound) = bound {
+        g.make_where_clause()
+            .predicates
+            .push(syn::parse_quote!(#bound));
+    }
+    let (impl_g, _, where_c) = g.split_for_impl();
+    let assigns = fields.iter().map(|(f, v)| quote!(#f: #v));
+    quote! {
+        impl #impl_g ::core::default::Default for #name #ty_g #where_c {
+            fn default() -> Self {
+                let __default: #ident #ty_g = #source;
+                #name { #(#assigns,)* }
+            }
+        }
+    }
+}
+
+fn deny_unknown_fields(input: &Input) -> bool {
+    input
+        .serde
+        .iter()
+        .any(|m| meta_key(m) == "deny_unknown_fields")
 }
 
 fn version_ident(v: u32) -> Ident {
@@ -245,10 +323,29 @@ fn old_types(
                     _ => TokenStream::new(),
                 };
                 let _ = &steps[i];
+                let mut defaults: Vec<(Ident, TokenStream)> = slots
+                    .iter()
+                    .map(|slot| {
+                        let f = &slot.ident;
+                        let v = match slot.ty {
+                            SlotTy::Current(_) => quote!(__default.#f),
+                            SlotTy::Transformed(_) => quote!(::core::default::Default::default()),
+                            SlotTy::Removed => quote!(#sm::IgnoredAny),
+                        };
+                        (f.clone(), v)
+                    })
+                    .collect();
+                if let Some((f, _)) = &phantom {
+                    defaults.push((f.clone(), quote!(::core::marker::PhantomData)));
+                }
+                let default_impl_tokens = default_impl(input, &name, &defaults);
+                let default_attr = container_default(input).map(|_| quote!(#[serde(default)]));
                 out.extend(quote! {
+                    #default_impl_tokens
                     #[derive(#sm::serde::Deserialize)]
                     #[serde(crate = #SERDE_CRATE)]
                     #container
+                    #default_attr
                     struct #name #impl_g #where_c {
                         #(#fields,)*
                         #phantom_field
@@ -273,7 +370,7 @@ fn old_types(
                 };
                 let defs = variants.iter().map(|v| old_variant(v, repr));
                 let phantom_variant = phantom.as_ref().map(
-                    |(_, t)| quote!(#[serde(skip)] __Phantom(#t, ::core::convert::Infallible),),
+                    |(_, t)| quote!(#[serde(skip)] __Phantom { __marker: #t, __never: ::core::convert::Infallible },),
                 );
                 let arms = variants.iter().map(|v| {
                     let vi = &v.ident;
@@ -292,9 +389,9 @@ fn old_types(
                 });
                 let phantom_arm = phantom.as_ref().map(|_| {
                     if is_last {
-                        quote!(#name::__Phantom(_, __never) => match __never {},)
+                        quote!(#name::__Phantom { __never, .. } => match __never {},)
                     } else {
-                        quote!(#name::__Phantom(__p, __never) => ::core::result::Result::Ok(#target_path::__Phantom(__p, __never)),)
+                        quote!(#name::__Phantom { __marker, __never } => ::core::result::Result::Ok(#target_path::__Phantom { __marker, __never }),)
                     }
                 });
                 out.extend(quote! {
@@ -479,6 +576,7 @@ fn declarative_read_value(
         Data::Enum(_, Repr::Internal { tag } | Repr::Adjacent { tag, .. }) => Some(tag.clone()),
         Data::Struct(_) => None,
     };
+    let strict = deny_unknown_fields(input);
     let mut bounds = Vec::new();
     let blocks = steps.iter().enumerate().map(|(i, step)| {
         let from = oldest + i as u32;
@@ -506,11 +604,11 @@ fn declarative_read_value(
                         None => quote!(::core::result::Result::Ok(#sm::serde_json::Value::Null)),
                     },
                 };
-                quote!(#sm::value::add(&mut __object, #step_ref, #op_index, #name, #value)?;)
+                quote!(#sm::value::add(&mut __object, #step_ref, #op_index, #name, #strict, #value)?;)
             }
             Op::Rename { from, to } => {
                 let (a, b) = (&from.value, &to.value);
-                quote!(#sm::value::rename(&mut __object, #a, #b);)
+                quote!(#sm::value::rename(&mut __object, #step_ref, #a, #b, #strict)?;)
             }
             Op::Remove { field, .. } => {
                 let f = &field.value;
@@ -532,7 +630,7 @@ fn declarative_read_value(
             Op::RenameVariant { from, to } => {
                 let (a, b) = (&from.value, &to.value);
                 let tag = variant_tag.as_deref().unwrap_or_default();
-                quote!(#sm::value::rename_variant(&mut __object, #tag, #a, #b);)
+                quote!(#sm::value::rename_variant(&mut __object, #step_ref, #tag, #a, #b)?;)
             }
             Op::RemoveVariant { variant } => {
                 let v = &variant.value;

@@ -104,10 +104,10 @@ fn versioned_impl(input: &Input, plan: &Plan) -> TokenStream {
     quote! {
         #[automatically_derived]
         impl #impl_g ::schema_migrate::Versioned for #ident #ty_g #where_c {
-            const NAME: &'static str = #name;
-            const VERSION: u32 = #version;
-            const TAG: &'static str = #tag;
-            const OLDEST: u32 = #oldest;
+            const NAME: &'static ::core::primitive::str = #name;
+            const VERSION: ::core::primitive::u32 = #version;
+            const TAG: &'static ::core::primitive::str = #tag;
+            const OLDEST: ::core::primitive::u32 = #oldest;
             const UNTAGGED: ::schema_migrate::Untagged = #untagged;
             const STEPS: &'static [::schema_migrate::Step] = #steps;
             fn history() -> ::std::vec::Vec<&'static ::schema_migrate::Step> {

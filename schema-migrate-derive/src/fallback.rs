@@ -21,10 +21,10 @@ pub fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
         #[allow(unreachable_code, unused_variables, reason = "stubs beside a compile error")]
         const _: () = {
             impl #impl_g ::schema_migrate::Versioned for #ident #ty_g #where_c {
-                const NAME: &'static str = #name;
-                const VERSION: u32 = 1;
-                const TAG: &'static str = "_version";
-                const OLDEST: u32 = 1;
+                const NAME: &'static ::core::primitive::str = #name;
+                const VERSION: ::core::primitive::u32 = 1;
+                const TAG: &'static ::core::primitive::str = "_version";
+                const OLDEST: ::core::primitive::u32 = 1;
                 const UNTAGGED: ::schema_migrate::Untagged = ::schema_migrate::Untagged::Reject;
                 const STEPS: &'static [::schema_migrate::Step] = &[];
                 fn history() -> ::std::vec::Vec<&'static ::schema_migrate::Step> {
@@ -43,13 +43,13 @@ pub fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
             }
             impl #de_impl_g ::schema_migrate::DeserializeVersioned<'de> for #ident #ty_g #where_c {
                 fn __read_map<__A: #sm::serde::de::MapAccess<'de>>(
-                    __version: u32,
+                    __version: ::core::primitive::u32,
                     __map: __A,
                 ) -> ::core::result::Result<Self, #sm::ReadError<__A::Error>> {
                     ::core::unimplemented!()
                 }
                 fn __read_value(
-                    __version: u32,
+                    __version: ::core::primitive::u32,
                     __object: #sm::serde_json::Map<::std::string::String, #sm::serde_json::Value>,
                 ) -> ::core::result::Result<Self, ::schema_migrate::Error> {
                     ::core::unimplemented!()

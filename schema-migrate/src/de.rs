@@ -9,6 +9,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::content::{BufferedMap, Content};
+use crate::guard::TagGuard;
 use crate::{Error, Untagged, Versioned};
 
 /// Implemented by `#[derive(Versioned)]`: the typed readers of every stored
@@ -28,8 +29,14 @@ pub trait DeserializeVersioned<'de>: Versioned {
 }
 
 /// A versioned type that deserializes from any lifetime, as `DeserializeOwned`.
-pub trait DeserializeVersionedOwned: for<'de> DeserializeVersioned<'de> {}
-impl<T: for<'de> DeserializeVersioned<'de>> DeserializeVersionedOwned for T {}
+pub trait DeserializeVersionedOwned:
+    for<'de> DeserializeVersioned<'de> + serde::de::DeserializeOwned
+{
+}
+impl<T: for<'de> DeserializeVersioned<'de> + serde::de::DeserializeOwned> DeserializeVersionedOwned
+    for T
+{
+}
 
 /// Error of a typed reader: either the format's error (the data did not fit
 /// the shape of its version), or a failed step.
@@ -102,9 +109,14 @@ impl<'de, T: DeserializeVersioned<'de>> Visitor<'de> for VersionedVisitor<T> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut before_tag = Vec::new();
         loop {
-            match map.next_key_seed(KeySeed { tag: T::TAG })? {
+            match map
+                .next_key_seed(KeySeed { tag: T::TAG })
+                .map_err(untagged_error::<T, _>)?
+            {
                 Some(Key::Tag) => {
-                    let found = map.next_value_seed(TagSeed)?;
+                    let found = map
+                        .next_value_seed(TagSeed)
+                        .map_err(untagged_error::<T, _>)?;
                     let version = check_version::<T, A::Error>(found)?;
                     return if before_tag.is_empty() {
                         read::<T, A>(version, map)
@@ -113,7 +125,7 @@ impl<'de, T: DeserializeVersioned<'de>> Visitor<'de> for VersionedVisitor<T> {
                     };
                 }
                 Some(Key::Other(key)) => {
-                    let value: Content<'de> = map.next_value()?;
+                    let value: Content<'de> = map.next_value().map_err(untagged_error::<T, _>)?;
                     before_tag.push((key, value));
                 }
                 None => {
@@ -138,7 +150,7 @@ where
     T: DeserializeVersioned<'de>,
     A: MapAccess<'de>,
 {
-    match T::__read_map(version, map) {
+    match T::__read_map(version, TagGuard::new(map, T::NAME, T::TAG)) {
         Ok(value) => {
             if version < T::VERSION {
                 tracing::debug!(
@@ -154,6 +166,11 @@ where
         Err(ReadError::Migrate(err)) => Err(raise(err)),
         Err(ReadError::Data(err)) => {
             let message = err.to_string();
+            // Raised by this type's own reader (a duplicate tag): it already
+            // names the type.
+            if message.starts_with(T::NAME) && message[T::NAME.len()..].starts_with(": ") {
+                return Err(err);
+            }
             Err(raise(Error::InvalidData {
                 type_name: T::NAME,
                 version: Some(version),
@@ -163,9 +180,25 @@ where
     }
 }
 
+/// A format error while looking for the tag: no version is known yet, but
+/// the type is.
+#[cold]
+fn untagged_error<T: Versioned, E: de::Error>(err: E) -> E {
+    let message = err.to_string();
+    raise(Error::InvalidData {
+        type_name: T::NAME,
+        version: None,
+        message: strip_position(&message).to_owned(),
+    })
+}
+
 fn check_version<T: Versioned, E: de::Error>(found: Result<u64, String>) -> Result<u32, E> {
     found
-        .map_err(|found| Error::InvalidTag { type_name: T::NAME, tag: T::TAG, found })
+        .map_err(|found| Error::InvalidTag {
+            type_name: T::NAME,
+            tag: T::TAG,
+            found,
+        })
         .and_then(crate::readable_version::<T>)
         .map_err(raise)
 }

@@ -5,6 +5,7 @@
 mod content;
 mod de;
 mod error;
+mod guard;
 mod history;
 pub mod json;
 pub mod reference;
@@ -71,7 +72,10 @@ pub trait Versioned: Sized {
     /// ```
     fn path_from(version: u32) -> Result<Vec<&'static Step>, Error> {
         let version = readable_version::<Self>(version.into())?;
-        Ok(Self::history().into_iter().filter(|s| s.from >= version).collect())
+        Ok(Self::history()
+            .into_iter()
+            .filter(|s| s.from >= version)
+            .collect())
     }
 }
 
@@ -79,12 +83,20 @@ pub trait Versioned: Sized {
 /// fields would be lost), not older than `T::OLDEST`.
 pub(crate) fn readable_version<T: Versioned>(found: u64) -> Result<u32, Error> {
     if found > u64::from(T::VERSION) {
-        return Err(Error::FutureVersion { type_name: T::NAME, found, current: T::VERSION });
+        return Err(Error::FutureVersion {
+            type_name: T::NAME,
+            found,
+            current: T::VERSION,
+        });
     }
     // Cannot truncate: found <= T::VERSION.
     let found = found as u32;
     if found < T::OLDEST {
-        return Err(Error::TooOld { type_name: T::NAME, found, oldest: T::OLDEST });
+        return Err(Error::TooOld {
+            type_name: T::NAME,
+            found,
+            oldest: T::OLDEST,
+        });
     }
     Ok(found)
 }

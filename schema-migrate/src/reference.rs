@@ -44,7 +44,12 @@ pub fn from_value<T: DeserializeVersionedOwned>(value: Value) -> Result<Stored<T
         Some(other) => return Err(invalid_tag::<T>(describe(&other))),
         None => match T::UNTAGGED {
             Untagged::Version(v) => v,
-            Untagged::Reject => return Err(Error::MissingTag { type_name: T::NAME, tag: T::TAG }),
+            Untagged::Reject => {
+                return Err(Error::MissingTag {
+                    type_name: T::NAME,
+                    tag: T::TAG,
+                })
+            }
         },
     };
     T::__read_value(version, object).map(|value| Stored { value, version })

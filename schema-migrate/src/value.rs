@@ -67,22 +67,54 @@ pub fn applied(step: &'static Step) {
     );
 }
 
+/// `strict` is the type's `deny_unknown_fields`: then a key that only
+/// exists from the next version on is refused, as the typed reader refuses it;
+/// otherwise it is dropped.
 pub fn add(
     object: &mut Map<String, Value>,
     step: &'static Step,
     op: usize,
     field: &str,
+    strict: bool,
     value: Result<Value, serde_json::Error>,
 ) -> Result<(), Error> {
+    refuse_later_name(object, step, field, strict)?;
     let value = value.map_err(|e| step_failed(step, op, e.into()))?;
     object.insert(field.to_owned(), value);
     Ok(())
 }
 
-pub fn rename(object: &mut Map<String, Value>, from: &str, to: &str) {
+fn refuse_later_name(
+    object: &Map<String, Value>,
+    step: &'static Step,
+    field: &str,
+    strict: bool,
+) -> Result<(), Error> {
+    if strict && object.contains_key(field) {
+        return Err(Error::InvalidData {
+            type_name: step.type_name,
+            version: Some(step.from),
+            message: format!("unknown field `{field}` at version {}", step.from),
+        });
+    }
+    Ok(())
+}
+
+/// A key already named `to` in a payload of the version before the rename
+/// is not a field of that version: it is dropped, as the typed reader does.
+pub fn rename(
+    object: &mut Map<String, Value>,
+    step: &'static Step,
+    from: &str,
+    to: &str,
+    strict: bool,
+) -> Result<(), Error> {
+    refuse_later_name(object, step, to, strict)?;
+    object.remove(to);
     if let Some(value) = object.remove(from) {
         object.insert(to.to_owned(), value);
     }
+    Ok(())
 }
 
 pub fn remove(object: &mut Map<String, Value>, field: &str) {
@@ -126,10 +158,28 @@ pub fn with<E: Display>(
     function(object).map_err(|e| step_failed(step, op, e.to_string().into()))
 }
 
-pub fn rename_variant(object: &mut Map<String, Value>, variant_tag: &str, from: &str, to: &str) {
-    if object.get(variant_tag).and_then(Value::as_str) == Some(from) {
-        object.insert(variant_tag.to_owned(), Value::String(to.to_owned()));
+pub fn rename_variant(
+    object: &mut Map<String, Value>,
+    step: &'static Step,
+    variant_tag: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), Error> {
+    match object.get(variant_tag).and_then(Value::as_str) {
+        Some(v) if v == from => {
+            object.insert(variant_tag.to_owned(), Value::String(to.to_owned()));
+        }
+        // The new name did not exist yet at this version, as the typed reader sees it.
+        Some(v) if v == to => {
+            return Err(Error::InvalidData {
+                type_name: step.type_name,
+                version: Some(step.from),
+                message: format!("unknown variant `{to}` at version {}", step.from),
+            })
+        }
+        _ => {}
     }
+    Ok(())
 }
 
 pub fn remove_variant(
@@ -165,9 +215,14 @@ pub fn finish<T>(
     object: Map<String, Value>,
     read: impl FnOnce(Value) -> Result<T, serde_json::Error>,
 ) -> Result<T, Error> {
-    read(Value::Object(object)).map_err(|e| Error::InvalidData {
-        type_name,
-        version: Some(version),
-        message: e.to_string(),
-    })
+    // A nested versioned value's own error (a future version, a failed step)
+    // keeps its kind, as on the typed path.
+    crate::de::with_typed_errors(
+        || read(Value::Object(object)),
+        |message| Error::InvalidData {
+            type_name,
+            version: Some(version),
+            message,
+        },
+    )
 }
