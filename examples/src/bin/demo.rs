@@ -33,12 +33,18 @@ pub struct Travelers {
 }
 
 fn travelers_by_type(count: u32) -> Travelers {
-    Travelers { adults: count, children: 0 }
+    Travelers {
+        adults: count,
+        children: 0,
+    }
 }
 
 /// Messages carry their own history: a timestamp was added in version 2.
 #[derive(Debug, PartialEq, Versioned)]
-#[schema(version = 2, migrate(from = 1, description = "Timestamp every message", add(at = 0)))]
+#[schema(
+    version = 2,
+    migrate(from = 1, description = "Timestamp every message", add(at = 0))
+)]
 pub struct Message {
     pub role: String,
     pub content: String,
@@ -50,7 +56,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // the key order their writer chose, plus one from the future.
     let stored = [
         ("trip-1", r#"{"schema_version":1,"destination":"Tokyo"}"#),
-        ("trip-2", r#"{"schema_version":2,"destination":"Lisbon","travelers":3}"#),
+        (
+            "trip-2",
+            r#"{"schema_version":2,"destination":"Lisbon","travelers":3}"#,
+        ),
         (
             "trip-3",
             r#"{"destination_city":"Oslo","travelers":2,"messages":[{"_version":1,"role":"user","content":"hi"}],"schema_version":3}"#,
@@ -59,10 +68,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "trip-4",
             r#"{"schema_version":4,"destination_city":"Lima","travelers":{"adults":2,"children":1},"budget":900.0}"#,
         ),
-        ("trip-5", r#"{"schema_version":5,"destination_city":"Quito","pets":1}"#),
+        (
+            "trip-5",
+            r#"{"schema_version":5,"destination_city":"Quito","pets":1}"#,
+        ),
     ];
 
-    println!("TripState is at version {}; its history:", TripState::VERSION);
+    println!(
+        "TripState is at version {}; its history:",
+        TripState::VERSION
+    );
     for step in TripState::history() {
         println!("  {step}");
     }
@@ -76,7 +91,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 } else {
                     "current".to_owned()
                 };
-                println!("{key}: {note}: {} for {} adult(s)", value.destination_city, value.travelers.adults);
+                println!(
+                    "{key}: {note}: {} for {} adult(s)",
+                    value.destination_city, value.travelers.adults
+                );
                 println!("        writes back as {}", serde_json::to_string(&value)?);
             }
             Err(err @ Error::FutureVersion { .. }) => println!("{key}: refused: {err}"),
