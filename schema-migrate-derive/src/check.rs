@@ -70,6 +70,9 @@ pub enum SlotTy<'a> {
     Transformed(&'a Type),
     /// A field removed later in history: accepted, never read.
     Removed,
+    /// A name that only a later version has: accepted and dropped at this
+    /// version (refused under `deny_unknown_fields`), never read.
+    Shadow,
 }
 
 impl<'a> SlotTy<'a> {
@@ -77,7 +80,7 @@ impl<'a> SlotTy<'a> {
         match self {
             SlotTy::Current(f) => Some(f.ty),
             SlotTy::Transformed(t) => Some(t),
-            SlotTy::Removed => None,
+            SlotTy::Removed | SlotTy::Shadow => None,
         }
     }
 }
@@ -269,12 +272,15 @@ fn declarative<'a>(
                     from.value, from.value
                 ),
             );
-        } else if by_from.contains_key(&from.value) {
-            // The first step from this version stays; the later one is the
-            // duplicate, reported once the gaps are known.
-            duplicates.push(*from);
         } else {
-            by_from.insert(from.value, step);
+            match by_from.entry(from.value) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(step);
+                }
+                // The first step from this version stays; the later one is
+                // the duplicate, reported once the gaps are known.
+                std::collections::btree_map::Entry::Occupied(_) => duplicates.push(*from),
+            }
         }
     }
     let missing: Vec<u32> = (oldest..version.value)
@@ -373,7 +379,7 @@ fn declarative<'a>(
         };
         let (earlier, conv) = match later {
             Some(Shape::Struct(slots)) => {
-                match step_back_struct(cx, step, from, slots, &added_at, &tag, strict) {
+                match step_back_struct(cx, step, from, slots, &added_at, tag, strict) {
                     Some((earlier, conv)) => (Some(Shape::Struct(earlier)), conv),
                     None => (None, Vec::new()),
                 }
@@ -418,7 +424,8 @@ fn step_back_struct<'a>(
     strict: bool,
 ) -> Option<(Vec<Slot<'a>>, Vec<Conversion<'a>>)> {
     let to = from + 1;
-    let mut slots: Vec<Slot<'a>> = later.to_vec();
+    // A shadow at N+1 stands for a name of N+2; it means nothing at N.
+    let mut slots: Vec<Slot<'a>> = later.iter().filter(|s| !is_shadow(s)).cloned().collect();
     let mut conv: Vec<Conversion<'a>> = later
         .iter()
         .map(|s| Conversion {
@@ -593,7 +600,7 @@ fn step_back_struct<'a>(
             slots.push(Slot {
                 ident: format_ident!("__shadow_{}_{}", from, k),
                 wire: Some(name.clone()),
-                ty: SlotTy::Removed,
+                ty: SlotTy::Shadow,
             });
         }
     }
@@ -607,7 +614,7 @@ fn position(slots: &[Slot], wire: &str) -> Option<usize> {
 /// A name that a later version introduces, kept in an older shape only so
 /// that a payload holding it is read and dropped; it is not a field there.
 fn is_shadow(slot: &Slot) -> bool {
-    slot.ident.to_string().starts_with("__shadow_")
+    matches!(slot.ty, SlotTy::Shadow)
 }
 
 /// A real field of an older version replaces a shadow of the same name.

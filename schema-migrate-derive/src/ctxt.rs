@@ -48,6 +48,13 @@ pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    // Any other short name is one edit away from a name of a letter or two;
+    // only a missing last letter (`ad` for `add`) is a likely typo there.
+    if name.chars().count() < 3 {
+        return candidates
+            .into_iter()
+            .find(|c| c.starts_with(name) && c.chars().count() == name.chars().count() + 1);
+    }
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()

@@ -330,7 +330,7 @@ fn old_types(
                         let v = match slot.ty {
                             SlotTy::Current(_) => quote!(__default.#f),
                             SlotTy::Transformed(_) => quote!(::core::default::Default::default()),
-                            SlotTy::Removed => quote!(#sm::IgnoredAny),
+                            SlotTy::Removed | SlotTy::Shadow => quote!(#sm::IgnoredAny),
                         };
                         (f.clone(), v)
                     })
@@ -431,7 +431,9 @@ fn old_field(slot: &Slot) -> TokenStream {
             quote!(#rename #attrs #ident: #ty)
         }
         SlotTy::Transformed(ty) => quote!(#rename #ident: #ty),
-        SlotTy::Removed => quote!(#rename #[serde(default)] #ident: #sm::IgnoredAny),
+        SlotTy::Removed | SlotTy::Shadow => {
+            quote!(#rename #[serde(default)] #ident: #sm::IgnoredAny)
+        }
     }
 }
 
@@ -479,7 +481,7 @@ fn variant_move(fields: &Fields) -> (TokenStream, TokenStream) {
 /// The value of one field of version N+1 built from `self` at version N.
 fn conversion_value(c: &Conversion, target: &Slot, step_ref: &TokenStream) -> TokenStream {
     let sm = sm();
-    if matches!(target.ty, SlotTy::Removed) {
+    if matches!(target.ty, SlotTy::Removed | SlotTy::Shadow) {
         // Removed later in history: never read, so nothing to compute.
         return quote!(#sm::IgnoredAny);
     }

@@ -137,7 +137,10 @@ fn typed_asserts(input: &Input, plan: &Plan) -> TokenStream {
         plan.version
     );
     let tag = &plan.tag;
-    let tag_msg = format!("`{prev}` must use the same version tag `{tag}`");
+    let tag_msg = format!(
+        "`{prev}` must use the same version tag `{tag}` as `{}`: give both the same `tag = \"...\"`",
+        input.ident
+    );
     let sm = sm();
     quote_spanned! {span=>
         const _: () = {

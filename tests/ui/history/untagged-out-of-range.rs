@@ -1,0 +1,17 @@
+use schema_migrate::Versioned;
+
+#[derive(Debug, Versioned)]
+#[schema(
+    version = 2,
+    untagged = 3,
+    migrate(from = 1, description = "Added travelers", add(travelers = 1)),
+)]
+pub struct TripState {
+    pub destination: String,
+    pub travelers: u32,
+}
+
+fn main() {
+    let s: TripState = serde_json::from_str(r#"{"destination":"Tokyo"}"#).unwrap();
+    println!("{s:?}");
+}

@@ -1,0 +1,18 @@
+use schema_migrate::Versioned;
+
+#[derive(Debug, Versioned)]
+#[schema(
+    version = 2,
+    tag = "schema_version",
+    migrate(from = 1, description = "Added travelers", add(travelers = 1)),
+)]
+#[schema(tag = "version")]
+pub struct TripState {
+    pub destination: String,
+    pub travelers: u32,
+}
+
+fn main() {
+    let s: TripState = serde_json::from_str(r#"{"schema_version":1,"destination":"Tokyo"}"#).unwrap();
+    println!("{s:?}");
+}

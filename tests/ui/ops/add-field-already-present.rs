@@ -1,0 +1,19 @@
+use schema_migrate::Versioned;
+
+// `travelers` exists from version 2 on; the step from 2 adds it again.
+#[derive(Debug, Versioned)]
+#[schema(
+    version = 3,
+    migrate(from = 1, description = "Added travelers", add(travelers = 1)),
+    migrate(from = 2, description = "Added budget", add(budget, travelers = 2)),
+)]
+pub struct TripState {
+    pub destination: String,
+    pub travelers: u32,
+    pub budget: Option<f64>,
+}
+
+fn main() {
+    let s: TripState = serde_json::from_str(r#"{"_version":1,"destination":"Tokyo"}"#).unwrap();
+    println!("{s:?}");
+}
