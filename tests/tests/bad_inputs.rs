@@ -8,36 +8,10 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use schema_migrate::{Error, Versioned};
+use schema_migrate::Error;
 use serde_json::Value;
 
-#[derive(Debug, PartialEq, Versioned)]
-#[schema(
-    version = 4,
-    tag = "schema_version",
-    migrate(from = 1, description = "Added travelers", add(travelers = 1)),
-    migrate(from = 2, description = "Renamed destination", rename(destination = destination_city)),
-    migrate(from = 3, description = "Travelers by type", transform(travelers: u32 => travelers_by_type)),
-)]
-pub struct TripState {
-    pub destination_city: String,
-    pub travelers: Travelers,
-    #[serde(default)]
-    pub budget: Option<f64>,
-}
-
-#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Travelers {
-    pub adults: u32,
-    pub children: u32,
-}
-
-fn travelers_by_type(count: u32) -> Travelers {
-    Travelers {
-        adults: count,
-        children: 0,
-    }
-}
+use schema_migrate_tests::travel::{Travelers, TripState};
 
 /// The same history with a fallible transform, rejecting untagged payloads.
 /// Same type name, so every message must still say `TripState`.

@@ -23,33 +23,7 @@ use serde_json::{json, Map, Value};
 // ---------------------------------------------------------------------------
 // The types under test.
 
-#[derive(Debug, PartialEq, Versioned)]
-#[schema(
-    version = 4,
-    tag = "schema_version",
-    migrate(from = 1, description = "Added travelers", add(travelers = 1)),
-    migrate(from = 2, description = "Renamed destination", rename(destination = destination_city)),
-    migrate(from = 3, description = "Travelers by type", transform(travelers: u32 => travelers_by_type)),
-)]
-pub struct TripState {
-    pub destination_city: String,
-    pub travelers: Travelers,
-    #[serde(default)]
-    pub budget: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Travelers {
-    pub adults: u32,
-    pub children: u32,
-}
-
-fn travelers_by_type(count: u32) -> Travelers {
-    Travelers {
-        adults: count,
-        children: 0,
-    }
-}
+use schema_migrate_tests::travel::{Travelers, TripState};
 
 /// A `with` step, a step with remove + rename + transform of the renamed
 /// field, a `remove(field: Type)` and two `add`s, and a nested versioned enum.

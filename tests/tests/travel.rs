@@ -3,33 +3,7 @@
 use schema_migrate::{Error, Versioned};
 use serde_json::json;
 
-#[derive(Debug, PartialEq, Versioned)]
-#[schema(
-    version = 4,
-    tag = "schema_version",
-    migrate(from = 1, description = "Added travelers", add(travelers = 1)),
-    migrate(from = 2, description = "Renamed destination", rename(destination = destination_city)),
-    migrate(from = 3, description = "Travelers by type", transform(travelers: u32 => travelers_by_type)),
-)]
-pub struct TripState {
-    pub destination_city: String,
-    pub travelers: Travelers,
-    #[serde(default)]
-    pub budget: Option<f64>,
-}
-
-#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Travelers {
-    pub adults: u32,
-    pub children: u32,
-}
-
-fn travelers_by_type(count: u32) -> Travelers {
-    Travelers {
-        adults: count,
-        children: 0,
-    }
-}
+use schema_migrate_tests::travel::{Travelers, TripState};
 
 fn tokyo(adults: u32) -> TripState {
     TripState {
