@@ -55,7 +55,6 @@ impl Input<'_> {
 pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
     let serde = serde_metas(cx, &input.attrs);
     let mut rename_all = None;
-    let mut rename_all_span = None;
     let (mut tag, mut content, mut untagged) = (None, None, None::<Span>);
     for meta in &serde {
         let key = meta_key(meta);
@@ -63,7 +62,6 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
             "rename_all" => {
                 if let Some(rule) = rename_rule(cx, meta) {
                     rename_all = Some(rule);
-                    rename_all_span = Some(meta_span(meta));
                 }
             }
             "tag" => tag = string_value(meta),
@@ -79,7 +77,6 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
             _ => {}
         }
     }
-    let _ = rename_all_span;
 
     if let Some(lt) = input.generics.lifetimes().next() {
         cx.error_spanned(

@@ -27,18 +27,15 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
             shapes,
             conversions,
         } => {
-            let old_types = old_types(input, *oldest, steps, shapes, conversions);
+            let old_types = old_types(input, *oldest, shapes, conversions);
             let read_map = declarative_read_map(input, plan, *oldest, shapes);
-            let (read_value, bounds) =
-                declarative_read_value(input, *oldest, steps, shapes, conversions);
+            let (read_value, bounds) = declarative_read_value(input, *oldest, steps, shapes);
             (old_types, read_map, read_value, bounds)
         }
         History::Typed {
-            previous,
-            fallible,
-            step,
+            previous, fallible, ..
         } => {
-            let (read_map, read_value) = typed_reads(input, plan, previous, *fallible, step);
+            let (read_map, read_value) = typed_reads(input, plan, previous, *fallible);
             (TokenStream::new(), read_map, read_value, Vec::new())
         }
     };
@@ -273,7 +270,6 @@ fn without_names(metas: &[Meta]) -> Vec<&Meta> {
 fn old_types(
     input: &Input,
     oldest: u32,
-    steps: &[&attr::Step],
     shapes: &[Option<Shape>],
     conversions: &[Vec<Conversion>],
 ) -> TokenStream {
@@ -322,7 +318,6 @@ fn old_types(
                     (Some((f, _)), false) => quote!(#f: ::core::marker::PhantomData,),
                     _ => TokenStream::new(),
                 };
-                let _ = &steps[i];
                 let mut defaults: Vec<(Ident, TokenStream)> = slots
                     .iter()
                     .map(|slot| {
@@ -568,7 +563,6 @@ fn declarative_read_value(
     oldest: u32,
     steps: &[&attr::Step],
     shapes: &[Option<Shape>],
-    conversions: &[Vec<Conversion>],
 ) -> (TokenStream, Vec<TokenStream>) {
     let sm = sm();
     let ident = input.ident;
@@ -589,7 +583,6 @@ fn declarative_read_value(
             Some(Shape::Struct(s)) => Some(s),
             _ => None,
         };
-        let _ = &conversions[i];
         let mut produced_types = type_after_ops(step, later);
         let ops = step.ops.iter().enumerate().map(|(op_index, op)| match op {
             Op::Add { field, default } => {
@@ -711,7 +704,6 @@ fn typed_reads(
     plan: &Plan,
     previous: &syn::Path,
     fallible: bool,
-    step: &attr::Step,
 ) -> (TokenStream, TokenStream) {
     let sm = sm();
     let ident = input.ident;
@@ -719,7 +711,6 @@ fn typed_reads(
     let turbofish = ty_g.as_turbofish();
     let current = plan.version;
     let span = crate::attr::path_span(previous);
-    let _ = step;
     let step_ref = quote!(&<#ident #ty_g as ::schema_migrate::Versioned>::STEPS[0]);
     let convert = if fallible {
         quote::quote_spanned! {span=>
