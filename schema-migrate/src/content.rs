@@ -189,20 +189,51 @@ impl<'de> Visitor<'de> for ContentVisitor {
     }
 }
 
-/// Deserializes a [`Content`], reporting errors as `E`.
-pub struct ContentDeserializer<'de, E> {
-    content: Content<'de>,
+/// The error type of a replay, and whether the buffered input came from a
+/// human-readable format: types such as UUIDs or addresses are written
+/// differently by binary formats, and must be read back the same way.
+pub struct Mode<E> {
+    human_readable: bool,
     // fn() -> E: the deserializer holds no E, so E must not affect Send/Sync.
     error: PhantomData<fn() -> E>,
 }
 
-impl<'de, E> ContentDeserializer<'de, E> {
-    /// Reads `content`, whole, exactly once.
-    pub fn new(content: Content<'de>) -> Self {
-        ContentDeserializer {
-            content,
+impl<E> Mode<E> {
+    fn new(human_readable: bool) -> Self {
+        Mode {
+            human_readable,
             error: PhantomData,
         }
+    }
+}
+
+impl<E> Clone for Mode<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Mode<E> {}
+
+/// Deserializes a [`Content`], reporting errors as `E`.
+pub struct ContentDeserializer<'de, E> {
+    content: Content<'de>,
+    mode: Mode<E>,
+}
+
+impl<'de, E> ContentDeserializer<'de, E> {
+    /// Reads `content`, whole, exactly once, as from a human-readable format.
+    pub fn new(content: Content<'de>) -> Self {
+        Self::with_mode(content, Mode::new(true))
+    }
+
+    /// Reads `content` as buffered from a format that is human-readable or not.
+    pub fn new_from(content: Content<'de>, human_readable: bool) -> Self {
+        Self::with_mode(content, Mode::new(human_readable))
+    }
+
+    fn with_mode(content: Content<'de>, mode: Mode<E>) -> Self {
+        ContentDeserializer { content, mode }
     }
 }
 
@@ -245,18 +276,20 @@ impl<'de, E: de::Error> Deserializer<'de> for ContentDeserializer<'de, E> {
             Content::ByteBuf(v) => visitor.visit_byte_buf(v),
             Content::Bytes(v) => visitor.visit_borrowed_bytes(v),
             Content::None => visitor.visit_none(),
-            Content::Some(v) => visitor.visit_some(ContentDeserializer::new(*v)),
+            Content::Some(v) => visitor.visit_some(ContentDeserializer::with_mode(*v, self.mode)),
             Content::Unit => visitor.visit_unit(),
-            Content::Newtype(v) => visitor.visit_newtype_struct(ContentDeserializer::new(*v)),
-            Content::Seq(v) => visit_seq(v, visitor),
-            Content::Map(v) => visit_map(v, visitor),
+            Content::Newtype(v) => {
+                visitor.visit_newtype_struct(ContentDeserializer::with_mode(*v, self.mode))
+            }
+            Content::Seq(v) => visit_seq(v, visitor, self.mode),
+            Content::Map(v) => visit_map(v, visitor, self.mode),
         }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
         match self.content {
             Content::None | Content::Unit => visitor.visit_none(),
-            Content::Some(v) => visitor.visit_some(ContentDeserializer::new(*v)),
+            Content::Some(v) => visitor.visit_some(ContentDeserializer::with_mode(*v, self.mode)),
             _ => visitor.visit_some(self),
         }
     }
@@ -292,7 +325,9 @@ impl<'de, E: de::Error> Deserializer<'de> for ContentDeserializer<'de, E> {
         visitor: V,
     ) -> Result<V::Value, E> {
         match self.content {
-            Content::Newtype(v) => visitor.visit_newtype_struct(ContentDeserializer::new(*v)),
+            Content::Newtype(v) => {
+                visitor.visit_newtype_struct(ContentDeserializer::with_mode(*v, self.mode))
+            }
             // Most formats write a newtype struct as its bare inner value.
             _ => visitor.visit_newtype_struct(self),
         }
@@ -323,8 +358,12 @@ impl<'de, E: de::Error> Deserializer<'de> for ContentDeserializer<'de, E> {
         visitor.visit_enum(EnumDeserializer {
             variant,
             value,
-            error: PhantomData,
+            mode: self.mode,
         })
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.mode.human_readable
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
@@ -351,11 +390,12 @@ impl Expected for Consumed {
 fn visit_seq<'de, V: Visitor<'de>, E: de::Error>(
     items: Vec<Content<'de>>,
     visitor: V,
+    mode: Mode<E>,
 ) -> Result<V::Value, E> {
     let mut seq = SeqDeserializer {
         iter: items.into_iter(),
         count: 0,
-        error: PhantomData,
+        mode,
     };
     let value = visitor.visit_seq(&mut seq)?;
     // A visitor that stops early would otherwise silently drop data.
@@ -371,12 +411,13 @@ fn visit_seq<'de, V: Visitor<'de>, E: de::Error>(
 fn visit_map<'de, V: Visitor<'de>, E: de::Error>(
     entries: Vec<(Content<'de>, Content<'de>)>,
     visitor: V,
+    mode: Mode<E>,
 ) -> Result<V::Value, E> {
     let mut map = MapDeserializer {
         iter: entries.into_iter(),
         value: None,
         count: 0,
-        error: PhantomData,
+        mode,
     };
     let value = visitor.visit_map(&mut map)?;
     match map.iter.len() {
@@ -391,7 +432,7 @@ fn visit_map<'de, V: Visitor<'de>, E: de::Error>(
 struct SeqDeserializer<'de, E> {
     iter: vec::IntoIter<Content<'de>>,
     count: usize,
-    error: PhantomData<fn() -> E>,
+    mode: Mode<E>,
 }
 
 impl<'de, E: de::Error> SeqAccess<'de> for SeqDeserializer<'de, E> {
@@ -404,7 +445,8 @@ impl<'de, E: de::Error> SeqAccess<'de> for SeqDeserializer<'de, E> {
         match self.iter.next() {
             Some(item) => {
                 self.count += 1;
-                seed.deserialize(ContentDeserializer::new(item)).map(Some)
+                seed.deserialize(ContentDeserializer::with_mode(item, self.mode))
+                    .map(Some)
             }
             None => Ok(None),
         }
@@ -419,7 +461,7 @@ struct MapDeserializer<'de, E> {
     iter: vec::IntoIter<(Content<'de>, Content<'de>)>,
     value: Option<Content<'de>>,
     count: usize,
-    error: PhantomData<fn() -> E>,
+    mode: Mode<E>,
 }
 
 impl<'de, E: de::Error> MapAccess<'de> for MapDeserializer<'de, E> {
@@ -430,7 +472,8 @@ impl<'de, E: de::Error> MapAccess<'de> for MapDeserializer<'de, E> {
             Some((key, value)) => {
                 self.count += 1;
                 self.value = Some(value);
-                seed.deserialize(ContentDeserializer::new(key)).map(Some)
+                seed.deserialize(ContentDeserializer::with_mode(key, self.mode))
+                    .map(Some)
             }
             None => Ok(None),
         }
@@ -438,7 +481,7 @@ impl<'de, E: de::Error> MapAccess<'de> for MapDeserializer<'de, E> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, E> {
         match self.value.take() {
-            Some(value) => seed.deserialize(ContentDeserializer::new(value)),
+            Some(value) => seed.deserialize(ContentDeserializer::with_mode(value, self.mode)),
             None => Err(value_before_key()),
         }
     }
@@ -451,8 +494,8 @@ impl<'de, E: de::Error> MapAccess<'de> for MapDeserializer<'de, E> {
         match self.iter.next() {
             Some((key, value)) => {
                 self.count += 1;
-                let key = kseed.deserialize(ContentDeserializer::new(key))?;
-                let value = vseed.deserialize(ContentDeserializer::new(value))?;
+                let key = kseed.deserialize(ContentDeserializer::with_mode(key, self.mode))?;
+                let value = vseed.deserialize(ContentDeserializer::with_mode(value, self.mode))?;
                 Ok(Some((key, value)))
             }
             None => Ok(None),
@@ -472,7 +515,7 @@ fn value_before_key<E: de::Error>() -> E {
 struct EnumDeserializer<'de, E> {
     variant: Content<'de>,
     value: Option<Content<'de>>,
-    error: PhantomData<fn() -> E>,
+    mode: Mode<E>,
 }
 
 impl<'de, E: de::Error> EnumAccess<'de> for EnumDeserializer<'de, E> {
@@ -483,12 +526,12 @@ impl<'de, E: de::Error> EnumAccess<'de> for EnumDeserializer<'de, E> {
         self,
         seed: V,
     ) -> Result<(V::Value, Self::Variant), E> {
-        let variant = seed.deserialize(ContentDeserializer::new(self.variant))?;
+        let variant = seed.deserialize(ContentDeserializer::with_mode(self.variant, self.mode))?;
         Ok((
             variant,
             VariantDeserializer {
                 value: self.value,
-                error: PhantomData,
+                mode: self.mode,
             },
         ))
     }
@@ -496,7 +539,7 @@ impl<'de, E: de::Error> EnumAccess<'de> for EnumDeserializer<'de, E> {
 
 struct VariantDeserializer<'de, E> {
     value: Option<Content<'de>>,
-    error: PhantomData<fn() -> E>,
+    mode: Mode<E>,
 }
 
 impl<'de, E: de::Error> VariantAccess<'de> for VariantDeserializer<'de, E> {
@@ -505,14 +548,14 @@ impl<'de, E: de::Error> VariantAccess<'de> for VariantDeserializer<'de, E> {
     fn unit_variant(self) -> Result<(), E> {
         match self.value {
             // `{"Variant": null}` is how some formats spell a unit variant.
-            Some(value) => <()>::deserialize(ContentDeserializer::<E>::new(value)),
+            Some(value) => <()>::deserialize(ContentDeserializer::<E>::with_mode(value, self.mode)),
             None => Ok(()),
         }
     }
 
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, E> {
         match self.value {
-            Some(value) => seed.deserialize(ContentDeserializer::new(value)),
+            Some(value) => seed.deserialize(ContentDeserializer::with_mode(value, self.mode)),
             None => Err(de::Error::invalid_type(
                 Unexpected::UnitVariant,
                 &"newtype variant",
@@ -522,7 +565,7 @@ impl<'de, E: de::Error> VariantAccess<'de> for VariantDeserializer<'de, E> {
 
     fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, E> {
         match self.value {
-            Some(Content::Seq(items)) => visit_seq(items, visitor),
+            Some(Content::Seq(items)) => visit_seq(items, visitor, self.mode),
             Some(other) => Err(de::Error::invalid_type(
                 other.unexpected(),
                 &"tuple variant",
@@ -540,8 +583,8 @@ impl<'de, E: de::Error> VariantAccess<'de> for VariantDeserializer<'de, E> {
         visitor: V,
     ) -> Result<V::Value, E> {
         match self.value {
-            Some(Content::Map(entries)) => visit_map(entries, visitor),
-            Some(Content::Seq(items)) => visit_seq(items, visitor),
+            Some(Content::Map(entries)) => visit_map(entries, visitor, self.mode),
+            Some(Content::Seq(items)) => visit_seq(items, visitor, self.mode),
             Some(other) => Err(de::Error::invalid_type(
                 other.unexpected(),
                 &"struct variant",
@@ -562,15 +605,27 @@ pub struct BufferedMap<'de, A> {
     value: Option<Content<'de>>,
     /// The live map; `None` when it was read to its end before replay began.
     rest: Option<A>,
+    /// Whether the live map's format is human-readable.
+    human_readable: bool,
 }
 
 impl<'de, A> BufferedMap<'de, A> {
     /// `rest: None` when the live map was read to its end.
     pub fn new(buffered: Vec<(Content<'de>, Content<'de>)>, rest: Option<A>) -> Self {
+        Self::new_from(buffered, rest, true)
+    }
+
+    /// Like `new`, for a live map of a format that is human-readable or not.
+    pub fn new_from(
+        buffered: Vec<(Content<'de>, Content<'de>)>,
+        rest: Option<A>,
+        human_readable: bool,
+    ) -> Self {
         BufferedMap {
             buffered: buffered.into_iter(),
             value: None,
             rest,
+            human_readable,
         }
     }
 }
@@ -584,7 +639,9 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for BufferedMap<'de, A> {
     ) -> Result<Option<K::Value>, A::Error> {
         if let Some((key, value)) = self.buffered.next() {
             self.value = Some(value);
-            return seed.deserialize(ContentDeserializer::new(key)).map(Some);
+            return seed
+                .deserialize(ContentDeserializer::new_from(key, self.human_readable))
+                .map(Some);
         }
         match &mut self.rest {
             Some(rest) => rest.next_key_seed(seed),
@@ -594,7 +651,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for BufferedMap<'de, A> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
         if let Some(value) = self.value.take() {
-            return seed.deserialize(ContentDeserializer::new(value));
+            return seed.deserialize(ContentDeserializer::new_from(value, self.human_readable));
         }
         match &mut self.rest {
             Some(rest) => rest.next_value_seed(seed),
@@ -608,8 +665,9 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for BufferedMap<'de, A> {
         vseed: V,
     ) -> Result<Option<(K::Value, V::Value)>, A::Error> {
         if let Some((key, value)) = self.buffered.next() {
-            let key = kseed.deserialize(ContentDeserializer::new(key))?;
-            let value = vseed.deserialize(ContentDeserializer::new(value))?;
+            let key = kseed.deserialize(ContentDeserializer::new_from(key, self.human_readable))?;
+            let value =
+                vseed.deserialize(ContentDeserializer::new_from(value, self.human_readable))?;
             return Ok(Some((key, value)));
         }
         // The live map's own next_entry_seed may be faster than key then value.

@@ -94,10 +94,19 @@ where
     // deserialize_any, not deserialize_map: formats that need a schema
     // (bincode, postcard) then fail at once with their own clear
     // "deserialize_any is not supported" instead of misreading bytes.
-    deserializer.deserialize_any(VersionedVisitor(PhantomData))
+    let human_readable = deserializer.is_human_readable();
+    deserializer.deserialize_any(VersionedVisitor {
+        human_readable,
+        ty: PhantomData,
+    })
 }
 
-struct VersionedVisitor<T>(PhantomData<T>);
+struct VersionedVisitor<T> {
+    /// Of the input's format: entries buffered before the tag are replayed
+    /// with it, so types that read differently in binary formats still work.
+    human_readable: bool,
+    ty: PhantomData<T>,
+}
 
 impl<'de, T: DeserializeVersioned<'de>> Visitor<'de> for VersionedVisitor<T> {
     type Value = (T, u32);
@@ -121,7 +130,10 @@ impl<'de, T: DeserializeVersioned<'de>> Visitor<'de> for VersionedVisitor<T> {
                     return if before_tag.is_empty() {
                         read::<T, A>(version, map)
                     } else {
-                        read::<T, _>(version, BufferedMap::new(before_tag, Some(map)))
+                        read::<T, _>(
+                            version,
+                            BufferedMap::new_from(before_tag, Some(map), self.human_readable),
+                        )
                     };
                 }
                 Some(Key::Other(key)) => {
@@ -138,7 +150,10 @@ impl<'de, T: DeserializeVersioned<'de>> Visitor<'de> for VersionedVisitor<T> {
                             }))
                         }
                     };
-                    return read::<T, _>(version, BufferedMap::<A>::new(before_tag, None));
+                    return read::<T, _>(
+                        version,
+                        BufferedMap::<A>::new_from(before_tag, None, self.human_readable),
+                    );
                 }
             }
         }

@@ -423,3 +423,61 @@ fn messagepack_without_field_names_gives_a_clear_error() {
         "{err}"
     );
 }
+
+/// Reads anything, and keeps whether its format said it is human-readable:
+/// what UUIDs, addresses and timestamps decide their encoding by.
+#[derive(Debug, PartialEq)]
+pub struct FormatKind(bool);
+
+impl<'de> Deserialize<'de> for FormatKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let human_readable = d.is_human_readable();
+        serde::de::IgnoredAny::deserialize(d)?;
+        Ok(FormatKind(human_readable))
+    }
+}
+
+impl Serialize for FormatKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bool(self.0)
+    }
+}
+
+#[derive(Debug, PartialEq, Versioned)]
+#[schema(version = 2, migrate(from = 1, add(n = 7)))]
+pub struct Probe {
+    pub kind: FormatKind,
+    pub n: u32,
+}
+
+#[derive(Serialize)]
+struct ProbeV1TagLast {
+    kind: bool,
+    _version: u32,
+}
+
+#[test]
+fn fields_before_a_late_tag_keep_the_formats_human_readable_flag() {
+    let old = ProbeV1TagLast {
+        kind: true,
+        _version: 1,
+    };
+    let packed = rmp_serde::to_vec_named(&old).unwrap();
+    let probe: Probe = rmp_serde::from_slice(&packed).unwrap();
+    assert_eq!(
+        probe,
+        Probe {
+            kind: FormatKind(false),
+            n: 7
+        },
+        "MessagePack is a binary format"
+    );
+
+    let mut cbor = Vec::new();
+    ciborium::into_writer(&old, &mut cbor).unwrap();
+    let probe: Probe = ciborium::from_reader(cbor.as_slice()).unwrap();
+    assert_eq!(probe.kind, FormatKind(false), "CBOR is a binary format");
+
+    let probe: Probe = serde_json::from_str(r#"{"kind":true,"_version":1}"#).unwrap();
+    assert_eq!(probe.kind, FormatKind(true), "JSON is human-readable");
+}
