@@ -133,6 +133,20 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
                     return None;
                 }
             };
+            if matches!(repr, Repr::Internal { .. }) {
+                for v in &e.variants {
+                    if let Fields::Unnamed(fields) = &v.fields {
+                        if fields.unnamed.len() != 1 {
+                            cx.error_spanned(
+                                &v.ident,
+                                "an internally tagged enum cannot hold a tuple variant (serde's rule: its fields \
+                                 have no names to sit beside the tag); use a struct variant, a newtype variant, or \
+                                 adjacently tagging with #[serde(tag = \"t\", content = \"c\")]",
+                            );
+                        }
+                    }
+                }
+            }
             let variants = e
                 .variants
                 .iter()

@@ -261,10 +261,9 @@ fn old_container_attr(input: &Input) -> TokenStream {
 
 /// A field's or variant's own attributes, minus its name (set explicitly).
 fn without_names(metas: &[Meta]) -> Vec<&Meta> {
-    metas
-        .iter()
-        .filter(|m| !matches!(meta_key(m).as_str(), "rename" | "alias"))
-        .collect()
+    // Aliases stay: the reference path reads them at every version, through
+    // the current type.
+    metas.iter().filter(|m| meta_key(m) != "rename").collect()
 }
 
 fn old_types(

@@ -42,7 +42,9 @@ impl Names {
             return Err(raise(Error::InvalidTag {
                 type_name: self.type_name,
                 tag: self.tag,
-                found: "a duplicate of the tag: the object holds it twice".to_owned(),
+                found: "a duplicate of the tag: the object holds it twice (a versioned value flattened into \
+                        this object, or the payload of a newtype variant, needs its own `tag`)"
+                    .to_owned(),
             }));
         }
         Ok(())
