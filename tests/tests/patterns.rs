@@ -7,43 +7,7 @@ use std::collections::BTreeMap;
 use schema_migrate::{Error, Op, Stored, Versioned};
 use serde_json::{json, Map, Value};
 
-/// Reads `payload` through serde_json, the typed entry point and the
-/// reference path, and checks that all three agree with `expected`.
-#[track_caller]
-fn read_all_ways<T>(payload: &str, expected: &T, stored_at: u32)
-where
-    T: schema_migrate::DeserializeVersionedOwned
-        + serde::de::DeserializeOwned
-        + PartialEq
-        + std::fmt::Debug,
-{
-    let by_serde: T = serde_json::from_str(payload).unwrap_or_else(|e| panic!("{payload}: {e}"));
-    assert_eq!(&by_serde, expected, "serde_json, {payload}");
-    let stored = schema_migrate::json::from_str::<T>(payload)
-        .unwrap_or_else(|e| panic!("json::from_str, {payload}: {e}"));
-    assert_eq!(&stored.value, expected, "json::from_str, {payload}");
-    assert_eq!(stored.version, stored_at, "stored version, {payload}");
-    let by_reference =
-        schema_migrate::reference::from_value::<T>(serde_json::from_str(payload).unwrap())
-            .unwrap_or_else(|e| panic!("reference, {payload}: {e}"));
-    assert_eq!(&by_reference.value, expected, "reference, {payload}");
-    assert_eq!(
-        by_reference.version, stored_at,
-        "reference version, {payload}"
-    );
-}
-
-/// Serializes `value`, checks the exact text, and reads it back.
-#[track_caller]
-fn round_trip<T>(value: &T, expected_json: &str)
-where
-    T: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
-{
-    let text = serde_json::to_string(value).unwrap();
-    assert_eq!(text, expected_json);
-    let back: T = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-    assert_eq!(&back, value, "round trip of {text}");
-}
+use schema_migrate_tests::{read_all_ways, round_trip};
 
 // ---------------------------------------------------------------------------
 // (a) Add a field with a default.
