@@ -156,63 +156,51 @@ pub fn parse(cx: &Ctxt, attrs: &[Attribute]) -> Container {
 }
 
 fn parse_container(cx: &Ctxt, c: &mut Container, input: ParseStream) -> syn::Result<()> {
-    while !input.is_empty() {
-        let key = Ident::parse_any(input)?;
-        let result = match key.to_string().as_str() {
-            "version" => num_value(input).map(|n| set_once(cx, &mut c.version, n, &key)),
-            "oldest" => num_value(input).map(|n| set_once(cx, &mut c.oldest, n, &key)),
-            "tag" => {
-                input.parse::<Token![=]>()?;
-                let lit: LitStr = input.parse()?;
-                if lit.value().is_empty() {
-                    cx.error(lit.span(), "the version tag cannot be an empty string");
+    for_each_key(cx, input, |key, input| match key.to_string().as_str() {
+        "version" => num_value(input).map(|n| set_once(cx, &mut c.version, n, &key)),
+        "oldest" => num_value(input).map(|n| set_once(cx, &mut c.oldest, n, &key)),
+        "tag" => {
+            input.parse::<Token![=]>()?;
+            let lit: LitStr = input.parse()?;
+            if lit.value().is_empty() {
+                cx.error(lit.span(), "the version tag cannot be an empty string");
+            }
+            set_once(cx, &mut c.tag, lit, &key);
+            Ok(())
+        }
+        "untagged" => {
+            input.parse::<Token![=]>()?;
+            let value = if input.peek(LitInt) {
+                Untagged::Version(parse_num(input)?)
+            } else {
+                let word: Ident = input.parse()?;
+                if word != "error" {
+                    cx.error(word.span(), "expected a version number or `error`: `untagged = 1` reads untagged payloads as version 1, `untagged = error` rejects them");
                 }
-                set_once(cx, &mut c.tag, lit, &key);
-                Ok(())
-            }
-            "untagged" => {
-                input.parse::<Token![=]>()?;
-                let value = if input.peek(LitInt) {
-                    Untagged::Version(parse_num(input)?)
-                } else {
-                    let word: Ident = input.parse()?;
-                    if word != "error" {
-                        cx.error(word.span(), "expected a version number or `error`: `untagged = 1` reads untagged payloads as version 1, `untagged = error` rejects them");
-                    }
-                    Untagged::Error
-                };
-                set_once(cx, &mut c.untagged, value, &key);
-                Ok(())
-            }
-            "migrate" => {
-                let content;
-                syn::parenthesized!(content in input);
-                let step = parse_step(cx, key.span(), &content);
-                c.steps.push(step);
-                Ok(())
-            }
-            other => {
-                cx.error(
-                    key.span(),
-                    format!(
-                        "unknown schema key `{other}`; expected one of: {}{}",
-                        CONTAINER_KEYS.join(", "),
-                        hint(other, CONTAINER_KEYS.iter().copied())
-                    ),
-                );
-                skip_to_comma(input)
-            }
-        };
-        if let Err(e) = result {
-            cx.push(e);
-            skip_to_comma(input)?;
+                Untagged::Error
+            };
+            set_once(cx, &mut c.untagged, value, &key);
+            Ok(())
         }
-        if input.is_empty() {
-            break;
+        "migrate" => {
+            let content;
+            syn::parenthesized!(content in input);
+            let step = parse_step(cx, key.span(), &content);
+            c.steps.push(step);
+            Ok(())
         }
-        input.parse::<Token![,]>()?;
-    }
-    Ok(())
+        other => {
+            cx.error(
+                key.span(),
+                format!(
+                    "unknown schema key `{other}`; expected one of: {}{}",
+                    CONTAINER_KEYS.join(", "),
+                    hint(other, CONTAINER_KEYS.iter().copied())
+                ),
+            );
+            skip_to_comma(input)
+        }
+    })
 }
 
 fn parse_step(cx: &Ctxt, span: Span, input: ParseStream) -> Step {
@@ -233,10 +221,21 @@ fn parse_step(cx: &Ctxt, span: Span, input: ParseStream) -> Step {
 }
 
 fn parse_step_items(cx: &Ctxt, step: &mut Step, input: ParseStream) -> syn::Result<()> {
+    for_each_key(cx, input, |key, input| {
+        parse_step_item(cx, step, &key, input)
+    })
+}
+
+/// `key ..., key ..., ...`: an error in one item is reported and parsing
+/// resumes at the next comma, so every bad item of an attribute is reported.
+fn for_each_key(
+    cx: &Ctxt,
+    input: ParseStream,
+    mut item: impl FnMut(Ident, ParseStream) -> syn::Result<()>,
+) -> syn::Result<()> {
     while !input.is_empty() {
         let key = Ident::parse_any(input)?;
-        let result = parse_step_item(cx, step, &key, input);
-        if let Err(e) = result {
+        if let Err(e) = item(key, input) {
             cx.push(e);
             skip_to_comma(input)?;
         }
