@@ -10,6 +10,8 @@ mod history;
 pub mod json;
 pub mod reference;
 mod ser;
+#[cfg(feature = "store")]
+pub mod store;
 mod value;
 
 pub use de::{DeserializeVersioned, DeserializeVersionedOwned, Stored};

@@ -1,0 +1,133 @@
+//! Records in a database: lazy migration on load and batch migration.
+//!
+//! A [`RecordStore`] holds JSON payloads under string keys, each with a
+//! revision that every write bumps, so that a write can be made conditional
+//! on nothing having changed since the read (compare-and-swap). Backends are
+//! behind cargo features: `sqlite` (embedded, a single file), `postgres`
+//! (a `JSONB` column) and `redis`.
+
+use std::fmt;
+use std::future::Future;
+
+/// A stored record as read: its key, its JSON payload and its revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The record's key.
+    pub key: String,
+    /// The payload, as JSON text.
+    pub payload: String,
+    /// Bumped by every write; a compare-and-swap names the revision it read.
+    pub revision: u64,
+}
+
+/// A conditional write: replace the payload of `key` only if its revision is
+/// still `expected`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CasWrite {
+    /// The record to write.
+    pub key: String,
+    /// The revision the writer read.
+    pub expected: u64,
+    /// The new payload, as JSON text.
+    pub payload: String,
+}
+
+/// The outcome of one [`CasWrite`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cas {
+    /// Written; the record now has this revision.
+    Written {
+        /// The record's new revision.
+        revision: u64,
+    },
+    /// Not written: the record changed or disappeared since it was read.
+    Conflict,
+}
+
+/// A key-value store of JSON records with revisions.
+///
+/// Keys are compared as bytes: [`RecordStore::scan`] returns them in that
+/// order on every backend, so a scan can resume after any key.
+pub trait RecordStore: Send + Sync {
+    /// Reads one record, or `None` if there is no record under `key`.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
+
+    /// Writes `payload` under `key` unconditionally, creating the record or
+    /// replacing it; returns the new revision.
+    fn put(&self, key: &str, payload: &str)
+        -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Writes many records unconditionally, in one transaction where the
+    /// engine has them.
+    fn put_many(
+        &self,
+        records: &[(String, String)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Compare-and-swap writes, applied together in one transaction where the
+    /// engine has them. Returns one outcome per write, in order; a write whose
+    /// record changed since it was read is a [`Cas::Conflict`], not an error,
+    /// and never overwrites the newer record.
+    fn compare_and_swap(
+        &self,
+        writes: &[CasWrite],
+    ) -> impl Future<Output = Result<Vec<Cas>, StoreError>> + Send;
+
+    /// Up to `limit` records whose keys come strictly after `after` (from the
+    /// first key if `None`), in ascending byte order of their keys.
+    fn scan(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send;
+}
+
+/// An error from a store's engine: connecting, reading or writing failed.
+#[derive(Debug)]
+pub struct StoreError {
+    backend: &'static str,
+    operation: &'static str,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl StoreError {
+    /// Wraps an engine error. `operation` says what was being done, such as
+    /// `"connect"`, `"get"` or `"compare_and_swap"`.
+    pub fn new(
+        backend: &'static str,
+        operation: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        StoreError {
+            backend,
+            operation,
+            source: source.into(),
+        }
+    }
+
+    /// The backend: `"sqlite"`, `"postgres"` or `"redis"`.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// What was being done when it failed.
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} store: {} failed: {}",
+            self.backend, self.operation, self.source
+        )
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
