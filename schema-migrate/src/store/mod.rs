@@ -9,6 +9,11 @@
 use std::fmt;
 use std::future::Future;
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis;
+
 /// A stored record as read: its key, its JSON payload and its revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
