@@ -1,5 +1,8 @@
 //! Fixtures and checks shared by the integration tests.
 
+/// Real database servers (PostgreSQL, Redis) started on free local ports.
+pub mod servers;
+
 /// Reads `payload` through serde_json, the typed entry point and the
 /// reference path, and checks that all three agree with `expected`.
 #[track_caller]
