@@ -9,10 +9,20 @@
 use std::fmt;
 use std::future::Future;
 
+mod batch;
+pub mod cli;
+mod lazy;
+mod open;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+pub use batch::{Failure, Migrator, Progress, Report, RunError, DEFAULT_BATCH_SIZE};
+pub use lazy::{Lazy, LazyError, Loaded, WriteBack};
+pub use open::{open, AnyStore};
 
 /// A stored record as read: its key, its JSON payload and its revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,5 +144,36 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.source)
+    }
+}
+
+/// Checks that `name` (a table name or key prefix) is a plain SQL identifier,
+/// `[A-Za-z_][A-Za-z0-9_]*`, so that it can be spliced into a statement
+/// without quoting: anything else is refused, never escaped.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "redis")),
+    allow(dead_code)
+)]
+pub(crate) fn check_identifier(
+    backend: &'static str,
+    what: &'static str,
+    name: &str,
+) -> Result<(), StoreError> {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(StoreError::new(
+            backend,
+            "open",
+            format!(
+                "invalid {what} name {name:?}: expected letters, digits and \
+                 underscores, not starting with a digit ([A-Za-z_][A-Za-z0-9_]*)"
+            ),
+        ))
     }
 }

@@ -1,0 +1,260 @@
+//! Lazy migration: upgrade a record when it is loaded.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Serialize;
+
+use super::{Cas, CasWrite, RecordStore, StoreError};
+use crate::{DeserializeVersionedOwned, Versioned};
+
+/// Loads and saves values of a versioned type `T` in a [`RecordStore`],
+/// upgrading older records as they are loaded.
+///
+/// With [`Lazy::write_back`] on, an upgraded record is written back in its
+/// current form with a compare-and-swap on the revision that was read: if
+/// someone wrote the record in between, their write stays and the load
+/// reports [`WriteBack::Conflict`].
+///
+/// ```
+/// use schema_migrate::store::{sqlite::SqliteStore, Lazy, RecordStore, WriteBack};
+/// use schema_migrate::Versioned;
+///
+/// #[derive(Debug, Versioned)]
+/// #[schema(version = 2, migrate(from = 1, add(retries = 3)))]
+/// struct Job { name: String, retries: u32 }
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// # let dir = std::env::temp_dir().join(format!("sm-lazy-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let store = SqliteStore::open(dir.join("jobs.db"), "jobs").await?;
+/// store.put("job-1", r#"{"_version":1,"name":"sync"}"#).await?;
+///
+/// let jobs = Lazy::<_, Job>::new(store).write_back(true);
+/// let loaded = jobs.load("job-1").await?.expect("job-1 was stored");
+/// assert_eq!((loaded.version, loaded.value.retries), (1, 3));
+/// assert_eq!(loaded.write_back, WriteBack::Written { revision: 2 });
+///
+/// // The stored record is now current: the next load has nothing to upgrade.
+/// let again = jobs.load("job-1").await?.expect("still there");
+/// assert!(!again.was_upgraded());
+/// assert_eq!(again.write_back, WriteBack::NotNeeded);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Lazy<S, T> {
+    store: S,
+    write_back: bool,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<S: fmt::Debug, T: Versioned> fmt::Debug for Lazy<S, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lazy")
+            .field("store", &self.store)
+            .field("type", &T::NAME)
+            .field("write_back", &self.write_back)
+            .finish()
+    }
+}
+
+/// A value loaded by [`Lazy::load`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded<T> {
+    /// The value, at the current version.
+    pub value: T,
+    /// The version the record was stored at.
+    pub version: u32,
+    /// The record's revision: the one read, or the new one if the upgraded
+    /// record was written back. Pass it to [`Lazy::save_if`].
+    pub revision: u64,
+    /// What happened to the stored record.
+    pub write_back: WriteBack,
+}
+
+impl<T: Versioned> Loaded<T> {
+    /// Whether the record was stored at an older version than `T`'s.
+    pub fn was_upgraded(&self) -> bool {
+        self.version < T::VERSION
+    }
+}
+
+/// What [`Lazy::load`] did with the stored record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteBack {
+    /// The record was already current: nothing to write.
+    NotNeeded,
+    /// The record was upgraded in memory only: write-back is off.
+    Off,
+    /// The upgraded record was written back.
+    Written {
+        /// The record's new revision.
+        revision: u64,
+    },
+    /// The record changed (or was deleted) between the read and the
+    /// write-back: the newer record was left untouched, and the loaded value
+    /// is older than what is now stored.
+    Conflict,
+}
+
+/// Why [`Lazy::load`] or [`Lazy::save`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LazyError {
+    /// The store failed.
+    Store(StoreError),
+    /// The stored record could not be read as the current version: it is
+    /// left as it was.
+    Upgrade {
+        /// The record's key.
+        key: String,
+        /// Why: a future version, a failed step, invalid data...
+        source: crate::Error,
+    },
+    /// The value could not be serialized to JSON (a map with non-string
+    /// keys, a failing `Serialize` impl); nothing was written.
+    Serialize {
+        /// The record's key.
+        key: String,
+        /// The serializer's error.
+        source: serde_json::Error,
+    },
+}
+
+impl fmt::Display for LazyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LazyError::Store(e) => e.fmt(f),
+            LazyError::Upgrade { key, source } => {
+                write!(f, "record {key:?} cannot be loaded: {source}")
+            }
+            LazyError::Serialize { key, source } => {
+                write!(f, "record {key:?} cannot be serialized: {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LazyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LazyError::Store(e) => Some(e),
+            LazyError::Upgrade { source, .. } => Some(source),
+            LazyError::Serialize { source, .. } => Some(source),
+        }
+    }
+}
+
+impl From<StoreError> for LazyError {
+    fn from(e: StoreError) -> Self {
+        LazyError::Store(e)
+    }
+}
+
+impl<S, T> Lazy<S, T> {
+    /// Wraps `store`; write-back is off until [`Lazy::write_back`] turns it on.
+    pub fn new(store: S) -> Self {
+        Lazy {
+            store,
+            write_back: false,
+            _type: PhantomData,
+        }
+    }
+
+    /// Whether [`Lazy::load`] writes upgraded records back.
+    pub fn write_back(mut self, on: bool) -> Self {
+        self.write_back = on;
+        self
+    }
+
+    /// The wrapped store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Unwraps the store.
+    pub fn into_inner(self) -> S {
+        self.store
+    }
+}
+
+impl<S, T> Lazy<S, T>
+where
+    S: RecordStore,
+    T: Versioned + DeserializeVersionedOwned + Serialize,
+{
+    /// Loads the record under `key`, upgrading it if it is older than `T`'s
+    /// version; `None` if there is no such record.
+    ///
+    /// A record that cannot be read (bad JSON, a future version, a failing
+    /// step) is a [`LazyError::Upgrade`] and is never written to.
+    pub async fn load(&self, key: &str) -> Result<Option<Loaded<T>>, LazyError> {
+        let Some(record) = self.store.get(key).await? else {
+            return Ok(None);
+        };
+        let stored =
+            crate::json::from_str::<T>(&record.payload).map_err(|source| LazyError::Upgrade {
+                key: key.to_owned(),
+                source,
+            })?;
+        let mut loaded = Loaded {
+            value: stored.value,
+            version: stored.version,
+            revision: record.revision,
+            write_back: WriteBack::NotNeeded,
+        };
+        if !loaded.was_upgraded() {
+            return Ok(Some(loaded));
+        }
+        if !self.write_back {
+            loaded.write_back = WriteBack::Off;
+            return Ok(Some(loaded));
+        }
+        let write = CasWrite {
+            key: key.to_owned(),
+            expected: record.revision,
+            payload: to_json(key, &loaded.value)?,
+        };
+        loaded.write_back = match self.store.compare_and_swap(&[write]).await?.first() {
+            Some(Cas::Written { revision }) => {
+                loaded.revision = *revision;
+                WriteBack::Written {
+                    revision: *revision,
+                }
+            }
+            // A store returns one outcome per write; a missing one is not a
+            // write that happened, so it is reported as not written.
+            Some(Cas::Conflict) | None => WriteBack::Conflict,
+        };
+        Ok(Some(loaded))
+    }
+
+    /// Writes `value` under `key` unconditionally, at the current version;
+    /// returns the new revision.
+    pub async fn save(&self, key: &str, value: &T) -> Result<u64, LazyError> {
+        let payload = to_json(key, value)?;
+        Ok(self.store.put(key, &payload).await?)
+    }
+
+    /// Writes `value` under `key` only if the record's revision is still
+    /// `expected` (as returned in [`Loaded::revision`]); a [`Cas::Conflict`]
+    /// means someone else wrote it first and nothing was written.
+    pub async fn save_if(&self, key: &str, value: &T, expected: u64) -> Result<Cas, LazyError> {
+        let write = CasWrite {
+            key: key.to_owned(),
+            expected,
+            payload: to_json(key, value)?,
+        };
+        let outcomes = self.store.compare_and_swap(&[write]).await?;
+        Ok(outcomes.first().copied().unwrap_or(Cas::Conflict))
+    }
+}
+
+fn to_json<T: Serialize>(key: &str, value: &T) -> Result<String, LazyError> {
+    serde_json::to_string(value).map_err(|source| LazyError::Serialize {
+        key: key.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,189 @@
+//! Opening a store from a URL, for command lines and configuration files.
+
+use super::{Cas, CasWrite, Record, RecordStore, StoreError};
+
+/// Any backend compiled in, chosen at run time by [`open`].
+///
+/// Each variant exists only with its cargo feature.
+#[non_exhaustive]
+pub enum AnyStore {
+    /// A SQLite file (feature `sqlite`).
+    #[cfg(feature = "sqlite")]
+    Sqlite(super::sqlite::SqliteStore),
+    /// A PostgreSQL table (feature `postgres`).
+    #[cfg(feature = "postgres")]
+    Postgres(super::postgres::PostgresStore),
+    /// Redis keys under a prefix (feature `redis`).
+    #[cfg(feature = "redis")]
+    Redis(super::redis::RedisStore),
+    /// With no backend feature on, no store can be opened; this variant
+    /// cannot be built and only keeps the `match`es below well-formed.
+    #[doc(hidden)]
+    #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "redis")))]
+    Never(std::convert::Infallible),
+}
+
+/// Opens the store a URL names, with `name` as its table (SQLite,
+/// PostgreSQL) or key prefix (Redis):
+///
+/// - `sqlite:path/to/file.db` or `sqlite://path/to/file.db`
+///   (`sqlite:///abs/path.db` for an absolute path): created if missing;
+/// - `postgres://user@host/db` or `postgresql://...`: the table is created if missing;
+/// - `redis://host:port/db` or `rediss://...`.
+///
+/// A URL whose backend's cargo feature is off is an error naming the feature.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let dir = std::env::temp_dir().join(format!("sm-open-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let url = format!("sqlite:{}", dir.join("records.db").display());
+/// let store = schema_migrate::store::open(&url, "checkpoints").await?;
+///
+/// let err = schema_migrate::store::open("mysql://localhost/db", "checkpoints").await.unwrap_err();
+/// assert!(err.to_string().contains("mysql"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub async fn open(url: &str, name: &str) -> Result<AnyStore, StoreError> {
+    let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+    match scheme {
+        "sqlite" => {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or_default();
+            if path.is_empty() {
+                return Err(StoreError::new(
+                    "sqlite",
+                    "open",
+                    "the URL names no file: expected sqlite:path/to/file.db",
+                ));
+            }
+            open_sqlite(path, name).await
+        }
+        "postgres" | "postgresql" => open_postgres(url, name).await,
+        "redis" | "rediss" => open_redis(url, name).await,
+        // Only the scheme is echoed: the rest of a URL may hold a password.
+        _ => Err(StoreError::new(
+            "store",
+            "open",
+            format!(
+                "unknown store URL scheme {scheme:?}: expected sqlite:PATH, \
+                 postgres://... or redis://..."
+            ),
+        )),
+    }
+}
+
+#[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
+async fn open_sqlite(path: &str, name: &str) -> Result<AnyStore, StoreError> {
+    #[cfg(feature = "sqlite")]
+    return super::sqlite::SqliteStore::open(path, name)
+        .await
+        .map(AnyStore::Sqlite);
+    #[cfg(not(feature = "sqlite"))]
+    Err(feature_off("sqlite"))
+}
+
+#[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+async fn open_postgres(url: &str, name: &str) -> Result<AnyStore, StoreError> {
+    #[cfg(feature = "postgres")]
+    return super::postgres::PostgresStore::connect(url, name)
+        .await
+        .map(AnyStore::Postgres);
+    #[cfg(not(feature = "postgres"))]
+    Err(feature_off("postgres"))
+}
+
+#[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+async fn open_redis(url: &str, name: &str) -> Result<AnyStore, StoreError> {
+    #[cfg(feature = "redis")]
+    return super::redis::RedisStore::connect(url, name)
+        .await
+        .map(AnyStore::Redis);
+    #[cfg(not(feature = "redis"))]
+    Err(feature_off("redis"))
+}
+
+#[allow(dead_code, reason = "used only by the backends whose feature is off")]
+fn feature_off(backend: &'static str) -> StoreError {
+    StoreError::new(
+        backend,
+        "open",
+        format!(
+            "this build has no {backend} support: enable the `{backend}` feature of \
+             schema-migrate (features = [\"{backend}\"])"
+        ),
+    )
+}
+
+/// Runs the same expression on whichever backend `self` holds.
+macro_rules! dispatch {
+    ($self:expr, $store:ident => $call:expr) => {
+        match $self {
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite($store) => $call,
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres($store) => $call,
+            #[cfg(feature = "redis")]
+            AnyStore::Redis($store) => $call,
+            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "redis")))]
+            AnyStore::Never(never) => match *never {},
+        }
+    };
+}
+
+impl std::fmt::Debug for AnyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the backends' own Debug: a client's may print its connection
+        // string, password included.
+        f.debug_tuple("AnyStore").field(&self.backend()).finish()
+    }
+}
+
+impl AnyStore {
+    /// The backend: `"sqlite"`, `"postgres"` or `"redis"`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(_) => "postgres",
+            #[cfg(feature = "redis")]
+            AnyStore::Redis(_) => "redis",
+            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "redis")))]
+            AnyStore::Never(never) => match *never {},
+        }
+    }
+}
+
+// With no backend compiled in, the methods have nothing to pass the
+// arguments to.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "redis")),
+    allow(unused_variables)
+)]
+impl RecordStore for AnyStore {
+    async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
+        dispatch!(self, s => s.get(key).await)
+    }
+
+    async fn put(&self, key: &str, payload: &str) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.put(key, payload).await)
+    }
+
+    async fn put_many(&self, records: &[(String, String)]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_many(records).await)
+    }
+
+    async fn compare_and_swap(&self, writes: &[CasWrite]) -> Result<Vec<Cas>, StoreError> {
+        dispatch!(self, s => s.compare_and_swap(writes).await)
+    }
+
+    async fn scan(&self, after: Option<&str>, limit: usize) -> Result<Vec<Record>, StoreError> {
+        dispatch!(self, s => s.scan(after, limit).await)
+    }
+}

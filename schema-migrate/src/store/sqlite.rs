@@ -1,0 +1,257 @@
+//! The embedded default backend: one SQLite file, no server.
+//!
+//! Records live in one table, `key TEXT PRIMARY KEY, payload TEXT, revision
+//! INTEGER`. The payload is stored as text, exactly as written, so what a
+//! failed migration leaves behind is byte-identical to what was there.
+//!
+//! `rusqlite` is synchronous: the connection sits behind a mutex and every
+//! call runs on tokio's blocking pool, so a store call never stalls the
+//! async workers. The file is opened in WAL mode, so readers (another
+//! process polling the file, say) do not block the writer.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{check_identifier, Cas, CasWrite, Record, RecordStore, StoreError};
+
+const BACKEND: &str = "sqlite";
+
+/// A [`RecordStore`] in a table of a SQLite file.
+///
+/// ```
+/// use schema_migrate::store::{sqlite::SqliteStore, RecordStore};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let dir = std::env::temp_dir().join(format!("sm-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let store = SqliteStore::open(dir.join("records.db"), "checkpoints").await?;
+/// let revision = store.put("trip-1", r#"{"schema_version":4}"#).await?;
+/// assert_eq!(revision, 1);
+/// assert_eq!(store.get("trip-1").await?.map(|r| r.revision), Some(1));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Mutex<Connection>,
+    sql: Sql,
+}
+
+/// The statements, with the table name in them, built once.
+struct Sql {
+    get: String,
+    put: String,
+    cas: String,
+    scan_from_start: String,
+    scan_after: String,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the SQLite file at `path` and the table
+    /// `table` in it.
+    ///
+    /// `table` must be a plain SQL identifier (`[A-Za-z_][A-Za-z0-9_]*`);
+    /// anything else is refused rather than quoted.
+    pub async fn open(path: impl AsRef<Path>, table: &str) -> Result<Self, StoreError> {
+        check_identifier(BACKEND, "table", table)?;
+        let path = path.as_ref().to_owned();
+        let table = table.to_owned();
+        blocking("open", move || {
+            let conn = Connection::open(&path)?;
+            // Another process (a second migrator, the application) may hold
+            // the write lock for a moment: wait for it instead of failing.
+            conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            // WAL: readers do not block the writer and the writer does not
+            // block readers; a crash leaves the last committed transaction.
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.execute_batch(&format!(
+                "CREATE TABLE IF NOT EXISTS {table} (
+                     key TEXT PRIMARY KEY NOT NULL,
+                     payload TEXT NOT NULL,
+                     revision INTEGER NOT NULL
+                 ) WITHOUT ROWID"
+            ))?;
+            // Keys are TEXT with SQLite's default BINARY collation, which
+            // compares with memcmp: byte order, as the trait promises.
+            let sql = Sql {
+                get: format!("SELECT payload, revision FROM {table} WHERE key = ?1"),
+                put: format!(
+                    "INSERT INTO {table} (key, payload, revision) VALUES (?1, ?2, 1)
+                     ON CONFLICT (key) DO UPDATE SET payload = excluded.payload,
+                     revision = {table}.revision + 1
+                     RETURNING revision"
+                ),
+                cas: format!(
+                    "UPDATE {table} SET payload = ?1, revision = revision + 1
+                     WHERE key = ?2 AND revision = ?3
+                     RETURNING revision"
+                ),
+                scan_from_start: format!(
+                    "SELECT key, payload, revision FROM {table} ORDER BY key LIMIT ?1"
+                ),
+                scan_after: format!(
+                    "SELECT key, payload, revision FROM {table} WHERE key > ?1 ORDER BY key LIMIT ?2"
+                ),
+            };
+            Ok(SqliteStore {
+                inner: Arc::new(Inner {
+                    conn: Mutex::new(conn),
+                    sql,
+                }),
+            })
+        })
+        .await
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with_conn<R: Send + 'static>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&mut Connection, &Sql) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        blocking(operation, move || {
+            // A panic while holding the lock cannot leave a transaction
+            // half-applied (rusqlite rolls back on drop), so a poisoned lock
+            // still guards a consistent connection.
+            let mut conn = inner.conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn, &inner.sql)
+        })
+        .await
+    }
+}
+
+async fn blocking<R: Send + 'static>(
+    operation: &'static str,
+    f: impl FnOnce() -> rusqlite::Result<R> + Send + 'static,
+) -> Result<R, StoreError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(|e| StoreError::new(BACKEND, operation, e)),
+        Err(join) => Err(StoreError::new(BACKEND, operation, join)),
+    }
+}
+
+fn revision(value: i64) -> u64 {
+    // Revisions start at 1 and only grow.
+    value.max(0) as u64
+}
+
+fn expected(value: u64) -> i64 {
+    // A revision above i64::MAX cannot be stored, so it matches no row.
+    i64::try_from(value).unwrap_or(-1)
+}
+
+impl RecordStore for SqliteStore {
+    async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
+        let key = key.to_owned();
+        self.with_conn("get", move |conn, sql| {
+            let mut stmt = conn.prepare_cached(&sql.get)?;
+            let row = stmt
+                .query_row(params![key], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .optional()?;
+            Ok(row.map(|(payload, rev)| Record {
+                key,
+                payload,
+                revision: revision(rev),
+            }))
+        })
+        .await
+    }
+
+    async fn put(&self, key: &str, payload: &str) -> Result<u64, StoreError> {
+        let (key, payload) = (key.to_owned(), payload.to_owned());
+        self.with_conn("put", move |conn, sql| {
+            let mut stmt = conn.prepare_cached(&sql.put)?;
+            let rev: i64 = stmt.query_row(params![key, payload], |row| row.get(0))?;
+            Ok(revision(rev))
+        })
+        .await
+    }
+
+    async fn put_many(&self, records: &[(String, String)]) -> Result<(), StoreError> {
+        let records = records.to_vec();
+        self.with_conn("put_many", move |conn, sql| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(&sql.put)?;
+                for (key, payload) in &records {
+                    stmt.query_row(params![key, payload], |_| Ok(()))?;
+                }
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn compare_and_swap(&self, writes: &[CasWrite]) -> Result<Vec<Cas>, StoreError> {
+        let writes = writes.to_vec();
+        self.with_conn("compare_and_swap", move |conn, sql| {
+            let tx = conn.transaction()?;
+            let mut outcomes = Vec::with_capacity(writes.len());
+            {
+                let mut stmt = tx.prepare_cached(&sql.cas)?;
+                for w in &writes {
+                    let rev: Option<i64> = stmt
+                        .query_row(params![w.payload, w.key, expected(w.expected)], |row| {
+                            row.get(0)
+                        })
+                        .optional()?;
+                    outcomes.push(match rev {
+                        Some(rev) => Cas::Written {
+                            revision: revision(rev),
+                        },
+                        None => Cas::Conflict,
+                    });
+                }
+            }
+            // Nothing is visible until this commit; an error or a kill before
+            // it leaves every record of the batch as it was.
+            tx.commit()?;
+            Ok(outcomes)
+        })
+        .await
+    }
+
+    async fn scan(&self, after: Option<&str>, limit: usize) -> Result<Vec<Record>, StoreError> {
+        let after = after.map(str::to_owned);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_conn("scan", move |conn, sql| {
+            let read = |row: &rusqlite::Row<'_>| {
+                Ok(Record {
+                    key: row.get(0)?,
+                    payload: row.get(1)?,
+                    revision: revision(row.get(2)?),
+                })
+            };
+            match after {
+                None => {
+                    let mut stmt = conn.prepare_cached(&sql.scan_from_start)?;
+                    let rows = stmt.query_map(params![limit], read)?;
+                    rows.collect()
+                }
+                Some(after) => {
+                    let mut stmt = conn.prepare_cached(&sql.scan_after)?;
+                    let rows = stmt.query_map(params![after, limit], read)?;
+                    rows.collect()
+                }
+            }
+        })
+        .await
+    }
+}
