@@ -18,6 +18,7 @@
 //! shared, lazily started server per test binary.
 
 pub mod postgres;
+pub mod redis;
 
 use std::fs;
 use std::io;

@@ -1,0 +1,525 @@
+//! A [`RecordStore`] on Redis, with plain data structures only (no modules).
+//!
+//! # Layout
+//!
+//! For a prefix `p`, the record under key `k` is the hash `p:k` with two
+//! fields: `payload` (the JSON text) and `revision` (a decimal integer,
+//! 1 for a new record, bumped by every write). The sorted set `p` is an index
+//! of the record keys, every member with score 0, so that Redis orders them
+//! by their bytes (`ZRANGEBYLEX`).
+//!
+//! # Why an index
+//!
+//! [`RecordStore::scan`] must return keys in ascending byte order strictly
+//! after a cursor key, so that a batch migration can stop anywhere and resume
+//! after the last key it finished. Redis's own `SCAN` walks its hash table in
+//! no useful order and its cursor cannot name a key, so scanning with it
+//! would mean listing and sorting *every* key under the prefix for every
+//! batch: a full migration of `n` records in batches of `b` would cost
+//! `n²/b` key reads. With the index, a batch costs `O(log n + b)` and its
+//! order is stable across calls and across concurrent writes. The price is a
+//! few dozen bytes of memory per record and one rule:
+//!
+//! **Write records through this store.** Every write the store makes updates
+//! the record and its index entry in one atomic script. A record written by
+//! other means (`HSET p:k ...` from another program) can be read with
+//! [`RecordStore::get`] but is invisible to `scan` until
+//! [`RedisStore::reindex`] adds it.
+//!
+//! # Atomicity
+//!
+//! Every write is a Lua script (`EVALSHA`), which Redis runs without
+//! interleaving any other command: a compare-and-swap compares the revision
+//! and writes payload, revision and index entry at once, and a reader sees
+//! a record either before or after a write, never half of it. A batch of
+//! [`RecordStore::compare_and_swap`] or [`RecordStore::put_many`] writes is
+//! one script call, so one round trip, up to [`RedisStore::MAX_BATCH`]
+//! writes (larger batches are split into calls of that size, each atomic).
+//! Before writing, a script checks that no key it is about to touch holds a
+//! value of another type, so that it fails before it has written anything.
+//!
+//! Scripts touch keys that they compute from the prefix, which Redis allows
+//! on a single server (with replicas) but not on Redis Cluster.
+//!
+//! # Connection
+//!
+//! One multiplexed connection is shared by all calls, which pipeline on it.
+//! If the connection drops, the call that saw it fails with a [`StoreError`]
+//! (a write is never retried behind the caller's back, as it may have been
+//! applied) and the next call connects again.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, RedisError, Script};
+
+use super::{Cas, CasWrite, Record, RecordStore, StoreError};
+
+const BACKEND: &str = "redis";
+
+/// Writes `payload` under a key unconditionally.
+///
+/// KEYS[1]: the index. ARGV[1]: the key prefix with its colon, then pairs of
+/// (key, payload). Returns the new revision of each record, in order.
+const PUT_SCRIPT: &str = r#"
+local index, prefix = KEYS[1], ARGV[1]
+for i = 2, #ARGV, 2 do
+  local t = redis.call('TYPE', prefix .. ARGV[i]).ok
+  if t ~= 'hash' and t ~= 'none' then
+    return redis.error_reply('key ' .. prefix .. ARGV[i] .. ' holds a ' .. t .. ', not a record hash; nothing was written')
+  end
+end
+local out = {}
+for i = 2, #ARGV, 2 do
+  local key = prefix .. ARGV[i]
+  redis.call('ZADD', index, 0, ARGV[i])
+  redis.call('HSET', key, 'payload', ARGV[i + 1])
+  out[#out + 1] = redis.call('HINCRBY', key, 'revision', 1)
+end
+return out
+"#;
+
+/// Compare-and-swap writes.
+///
+/// KEYS[1]: the index. ARGV[1]: the key prefix with its colon, then triples
+/// of (key, expected revision, payload). A record that does not exist has
+/// revision 0. Returns, per write, the new revision or -1 for a conflict.
+/// Revisions are compared as the decimal text both sides write, so no
+/// floating-point conversion is involved.
+const CAS_SCRIPT: &str = r#"
+local index, prefix = KEYS[1], ARGV[1]
+for i = 2, #ARGV, 3 do
+  local t = redis.call('TYPE', prefix .. ARGV[i]).ok
+  if t ~= 'hash' and t ~= 'none' then
+    return redis.error_reply('key ' .. prefix .. ARGV[i] .. ' holds a ' .. t .. ', not a record hash; nothing was written')
+  end
+end
+local out = {}
+for i = 2, #ARGV, 3 do
+  local key = prefix .. ARGV[i]
+  local current = redis.call('HGET', key, 'revision')
+  if current == false then
+    if redis.call('EXISTS', key) == 1 then
+      current = nil
+    else
+      current = '0'
+    end
+  end
+  if current == ARGV[i + 1] then
+    redis.call('ZADD', index, 0, ARGV[i])
+    redis.call('HSET', key, 'payload', ARGV[i + 2])
+    out[#out + 1] = redis.call('HINCRBY', key, 'revision', 1)
+  else
+    out[#out + 1] = -1
+  end
+end
+return out
+"#;
+
+/// Up to ARGV[3] records after ARGV[2] (a `ZRANGEBYLEX` bound: `-` or
+/// `(key`). KEYS[1]: the index. ARGV[1]: the key prefix with its colon.
+/// Returns a flat list of (key, payload, revision). An index entry whose
+/// record is gone (deleted by other means) is skipped, and the scan reads on
+/// so that a short answer still means the end.
+const SCAN_SCRIPT: &str = r#"
+local index, prefix, start, limit = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
+local out, found = {}, 0
+while found < limit do
+  local keys = redis.call('ZRANGEBYLEX', index, start, '+', 'LIMIT', 0, limit - found)
+  if #keys == 0 then break end
+  for _, k in ipairs(keys) do
+    local fields = redis.call('HMGET', prefix .. k, 'payload', 'revision')
+    if fields[1] and fields[2] then
+      out[#out + 1] = k
+      out[#out + 1] = fields[1]
+      out[#out + 1] = fields[2]
+      found = found + 1
+    end
+  end
+  start = '(' .. keys[#keys]
+end
+return out
+"#;
+
+/// A [`RecordStore`] on a Redis server. See the [module docs](self) for the
+/// layout and its guarantees.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), schema_migrate::store::StoreError> {
+/// use schema_migrate::store::redis::RedisStore;
+/// use schema_migrate::store::RecordStore;
+///
+/// let store = RedisStore::connect("redis://127.0.0.1:6379", "checkpoints").await?;
+/// let revision = store.put("thread-1", r#"{"schema_version":4}"#).await?;
+/// assert_eq!(store.get("thread-1").await?.map(|r| r.revision), Some(revision));
+/// # Ok(())
+/// # }
+/// ```
+pub struct RedisStore {
+    client: Client,
+    connection: Mutex<Option<MultiplexedConnection>>,
+    prefix: String,
+    key_prefix: String,
+    put: Script,
+    cas: Script,
+    scan: Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("server", &self.client.get_connection_info().addr)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// The most writes one script call carries; a larger
+    /// [`RecordStore::compare_and_swap`] or [`RecordStore::put_many`] is
+    /// split into calls of this size, each atomic on its own.
+    pub const MAX_BATCH: usize = 50_000;
+
+    /// How long connecting may take before it fails.
+    const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// Connects to the Redis server at `url` (`redis://[user:password@]host[:port][/db]`,
+    /// or `redis+unix:///path`) and uses the records under `prefix`: the
+    /// hashes `{prefix}:{key}` and the index `{prefix}`.
+    ///
+    /// `prefix` must be an identifier (`[A-Za-z_][A-Za-z0-9_]*`), so that no
+    /// prefix's keys can be mistaken for another's. Fails if the prefix is
+    /// invalid, the URL cannot be parsed or the server does not answer.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        validate_prefix(prefix)?;
+        let client = Client::open(url).map_err(|e| StoreError::new(BACKEND, "connect", e))?;
+        let store = RedisStore {
+            client,
+            connection: Mutex::new(None),
+            prefix: prefix.to_owned(),
+            key_prefix: format!("{prefix}:"),
+            put: Script::new(PUT_SCRIPT),
+            cas: Script::new(CAS_SCRIPT),
+            scan: Script::new(SCAN_SCRIPT),
+        };
+        let mut connection = store.connection("connect").await?;
+        // Load the scripts now, so that a server that refuses them (scripting
+        // disabled by ACL, say) fails here rather than at the first write.
+        for script in [&store.put, &store.cas, &store.scan] {
+            let loaded = script.prepare_invoke().load_async(&mut connection).await;
+            store.check("connect", loaded)?;
+        }
+        Ok(store)
+    }
+
+    /// The prefix this store was opened with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Adds to the index every record hash under the prefix that is not in
+    /// it, such as records written by another program, so that
+    /// [`RecordStore::scan`] sees them; returns how many were added.
+    ///
+    /// This walks all keys matching `{prefix}:*` with `SCAN`, so it costs a
+    /// pass over the keyspace; it is meant for an import, not for every run.
+    pub async fn reindex(&self) -> Result<u64, StoreError> {
+        let mut connection = self.connection("reindex").await?;
+        let index = self.prefix.as_str();
+        let pattern = format!("{}*", self.key_prefix);
+        let mut cursor: u64 = 0;
+        let mut added = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = self.check(
+                "reindex",
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .arg("TYPE")
+                    .arg("hash")
+                    .query_async(&mut connection)
+                    .await,
+            )?;
+            let members: Vec<(u8, &str)> = keys
+                .iter()
+                .filter_map(|key| key.strip_prefix(&self.key_prefix))
+                .map(|key| (0, key))
+                .collect();
+            if !members.is_empty() {
+                let new: u64 = self.check(
+                    "reindex",
+                    redis::cmd("ZADD")
+                        .arg(index)
+                        .arg(&members)
+                        .query_async(&mut connection)
+                        .await,
+                )?;
+                added += new;
+            }
+            if next == 0 {
+                return Ok(added);
+            }
+            cursor = next;
+        }
+    }
+
+    /// The shared connection, connecting first if there is none.
+    async fn connection(
+        &self,
+        operation: &'static str,
+    ) -> Result<MultiplexedConnection, StoreError> {
+        if let Some(connection) = self.slot().clone() {
+            return Ok(connection);
+        }
+        let config = AsyncConnectionConfig::new().set_connection_timeout(Self::CONNECT_TIMEOUT);
+        let connection = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| StoreError::new(BACKEND, operation, e))?;
+        *self.slot() = Some(connection.clone());
+        Ok(connection)
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
+        // The slot holds no invariant a panic could break: recover it.
+        self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Maps a Redis error to a [`StoreError`], forgetting a broken connection
+    /// so that the next call connects again.
+    fn check<T>(
+        &self,
+        operation: &'static str,
+        result: Result<T, RedisError>,
+    ) -> Result<T, StoreError> {
+        result.map_err(|e| {
+            if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() {
+                *self.slot() = None;
+            }
+            StoreError::new(BACKEND, operation, e)
+        })
+    }
+}
+
+impl RecordStore for RedisStore {
+    async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
+        let mut connection = self.connection("get").await?;
+        let (payload, revision): (Option<String>, Option<String>) = self.check(
+            "get",
+            redis::cmd("HMGET")
+                .arg(format!("{}{key}", self.key_prefix))
+                .arg("payload")
+                .arg("revision")
+                .query_async(&mut connection)
+                .await,
+        )?;
+        match (payload, revision) {
+            (None, None) => Ok(None),
+            (Some(payload), Some(revision)) => Ok(Some(Record {
+                key: key.to_owned(),
+                payload,
+                revision: parse_revision("get", key, &revision)?,
+            })),
+            _ => Err(StoreError::new(
+                BACKEND,
+                "get",
+                format!(
+                    "the hash {}{key} lacks a `payload` or `revision` field: it was not written by this store",
+                    self.key_prefix
+                ),
+            )),
+        }
+    }
+
+    async fn put(&self, key: &str, payload: &str) -> Result<u64, StoreError> {
+        let mut connection = self.connection("put").await?;
+        let revisions: Vec<i64> = self.check(
+            "put",
+            self.put
+                .key(&self.prefix)
+                .arg(&self.key_prefix)
+                .arg(key)
+                .arg(payload)
+                .invoke_async(&mut connection)
+                .await,
+        )?;
+        match revisions.as_slice() {
+            [revision] => to_revision("put", key, *revision),
+            _ => Err(unexpected_reply("put", 1, revisions.len())),
+        }
+    }
+
+    async fn put_many(&self, records: &[(String, String)]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut connection = self.connection("put_many").await?;
+        for chunk in records.chunks(Self::MAX_BATCH) {
+            let mut call = self.put.key(&self.prefix);
+            call.arg(&self.key_prefix);
+            for (key, payload) in chunk {
+                call.arg(key).arg(payload);
+            }
+            let revisions: Vec<i64> =
+                self.check("put_many", call.invoke_async(&mut connection).await)?;
+            if revisions.len() != chunk.len() {
+                return Err(unexpected_reply("put_many", chunk.len(), revisions.len()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn compare_and_swap(&self, writes: &[CasWrite]) -> Result<Vec<Cas>, StoreError> {
+        let mut outcomes = Vec::with_capacity(writes.len());
+        if writes.is_empty() {
+            return Ok(outcomes);
+        }
+        let mut connection = self.connection("compare_and_swap").await?;
+        for chunk in writes.chunks(Self::MAX_BATCH) {
+            let mut call = self.cas.key(&self.prefix);
+            call.arg(&self.key_prefix);
+            for write in chunk {
+                call.arg(&write.key)
+                    .arg(write.expected.to_string())
+                    .arg(&write.payload);
+            }
+            let revisions: Vec<i64> =
+                self.check("compare_and_swap", call.invoke_async(&mut connection).await)?;
+            if revisions.len() != chunk.len() {
+                return Err(unexpected_reply(
+                    "compare_and_swap",
+                    chunk.len(),
+                    revisions.len(),
+                ));
+            }
+            for (write, revision) in chunk.iter().zip(revisions) {
+                outcomes.push(if revision < 0 {
+                    Cas::Conflict
+                } else {
+                    Cas::Written {
+                        revision: to_revision("compare_and_swap", &write.key, revision)?,
+                    }
+                });
+            }
+        }
+        Ok(outcomes)
+    }
+
+    async fn scan(&self, after: Option<&str>, limit: usize) -> Result<Vec<Record>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut connection = self.connection("scan").await?;
+        let start = match after {
+            Some(key) => format!("({key}"),
+            None => "-".to_owned(),
+        };
+        // Lua numbers are doubles: keep the limit where they are exact.
+        let limit = limit.min(1 << 52);
+        let flat: Vec<String> = self.check(
+            "scan",
+            self.scan
+                .key(&self.prefix)
+                .arg(&self.key_prefix)
+                .arg(start)
+                .arg(limit)
+                .invoke_async(&mut connection)
+                .await,
+        )?;
+        if flat.len() % 3 != 0 {
+            return Err(StoreError::new(
+                BACKEND,
+                "scan",
+                format!(
+                    "the scan script answered {} values, not (key, payload, revision) triples",
+                    flat.len()
+                ),
+            ));
+        }
+        let mut records = Vec::with_capacity(flat.len() / 3);
+        let mut values = flat.into_iter();
+        while let (Some(key), Some(payload), Some(revision)) =
+            (values.next(), values.next(), values.next())
+        {
+            let revision = parse_revision("scan", &key, &revision)?;
+            records.push(Record {
+                key,
+                payload,
+                revision,
+            });
+        }
+        Ok(records)
+    }
+}
+
+/// Checks that `prefix` is an identifier: `[A-Za-z_][A-Za-z0-9_]*`.
+fn validate_prefix(prefix: &str) -> Result<(), StoreError> {
+    let mut chars = prefix.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(StoreError::new(
+            BACKEND,
+            "connect",
+            format!(
+                "invalid key prefix {prefix:?}: a prefix is an ASCII letter or `_` followed by \
+                 letters, digits or `_` ([A-Za-z_][A-Za-z0-9_]*)"
+            ),
+        ))
+    }
+}
+
+fn parse_revision(operation: &'static str, key: &str, text: &str) -> Result<u64, StoreError> {
+    text.parse().map_err(|_| {
+        StoreError::new(
+            BACKEND,
+            operation,
+            format!("record {key:?} has revision {text:?}, not a non-negative integer"),
+        )
+    })
+}
+
+fn to_revision(operation: &'static str, key: &str, revision: i64) -> Result<u64, StoreError> {
+    u64::try_from(revision).map_err(|_| {
+        StoreError::new(
+            BACKEND,
+            operation,
+            format!("record {key:?} got revision {revision}, not a non-negative integer"),
+        )
+    })
+}
+
+fn unexpected_reply(operation: &'static str, expected: usize, got: usize) -> StoreError {
+    StoreError::new(
+        BACKEND,
+        operation,
+        format!("the script answered {got} outcomes for {expected} writes"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_prefix;
+
+    #[test]
+    fn prefixes_are_identifiers() {
+        for good in ["a", "_", "checkpoints", "Agent_State_2", "_x9"] {
+            assert!(validate_prefix(good).is_ok(), "{good}");
+        }
+        for bad in ["", "9a", "a:b", "a b", "a*", "a-b", "é", "a\n", "{a}"] {
+            let error = validate_prefix(bad).expect_err(bad).to_string();
+            assert!(error.contains("invalid key prefix"), "{error}");
+        }
+    }
+}
