@@ -34,6 +34,7 @@ pub struct Postgres {
     url: String,
     port: u16,
     dir: PathBuf,
+    bin: PathBuf,
     _reaper: Reaper,
 }
 
@@ -135,6 +136,7 @@ impl Postgres {
                         url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
                         port,
                         dir,
+                        bin,
                         _reaper: reaper,
                     })
                 }
@@ -157,6 +159,24 @@ impl Postgres {
     /// The TCP port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Runs `sql` with `psql` (unaligned, tuples only) and returns its
+    /// output: a look at the table from outside the store.
+    pub fn psql(&self, sql: &str) -> Result<String, String> {
+        let output = Command::new(self.bin.join("psql"))
+            .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql, &self.url])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("psql: {e}"))?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).trim_end().to_owned())
+        } else {
+            Err(format!(
+                "psql -c {sql:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
     }
 
     /// The server's log so far (for failure messages).
