@@ -41,6 +41,10 @@ where
     assert_eq!(&back, value, "round trip of {text}");
 }
 
+/// The backend-generic store suite and the crash test driver.
+#[cfg(feature = "store")]
+pub mod store;
+
 /// The four-version travel state of the README, as users write it.
 pub mod travel {
     use schema_migrate::Versioned;

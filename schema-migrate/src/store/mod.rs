@@ -97,6 +97,36 @@ pub trait RecordStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send;
 }
 
+/// Sharing a store: a reference or an `Arc` is a store too, so that a
+/// [`Lazy`] wrapper and a [`Migrator`] can work on one connection.
+macro_rules! forward_store {
+    ($($ty:ty),*) => {$(
+        impl<S: RecordStore> RecordStore for $ty {
+            fn get(&self, key: &str) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send {
+                (**self).get(key)
+            }
+
+            fn put(&self, key: &str, payload: &str) -> impl Future<Output = Result<u64, StoreError>> + Send {
+                (**self).put(key, payload)
+            }
+
+            fn put_many(&self, records: &[(String, String)]) -> impl Future<Output = Result<(), StoreError>> + Send {
+                (**self).put_many(records)
+            }
+
+            fn compare_and_swap(&self, writes: &[CasWrite]) -> impl Future<Output = Result<Vec<Cas>, StoreError>> + Send {
+                (**self).compare_and_swap(writes)
+            }
+
+            fn scan(&self, after: Option<&str>, limit: usize) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send {
+                (**self).scan(after, limit)
+            }
+        }
+    )*};
+}
+
+forward_store!(&S, std::sync::Arc<S>);
+
 /// An error from a store's engine: connecting, reading or writing failed.
 #[derive(Debug)]
 pub struct StoreError {
