@@ -48,7 +48,7 @@
 //! (a write is never retried behind the caller's back, as it may have been
 //! applied) and the next call connects again.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
@@ -83,8 +83,9 @@ return out
 /// Compare-and-swap writes.
 ///
 /// KEYS[1]: the index. ARGV[1]: the key prefix with its colon, then triples
-/// of (key, expected revision, payload). A record that does not exist has
-/// revision 0. Returns, per write, the new revision or -1 for a conflict.
+/// of (key, expected revision, payload). Returns, per write, the new
+/// revision or -1 for a conflict; a missing record (or a hash without a
+/// revision) is a conflict, since compare-and-swap never creates a record.
 /// Revisions are compared as the decimal text both sides write, so no
 /// floating-point conversion is involved.
 const CAS_SCRIPT: &str = r#"
@@ -99,14 +100,7 @@ local out = {}
 for i = 2, #ARGV, 3 do
   local key = prefix .. ARGV[i]
   local current = redis.call('HGET', key, 'revision')
-  if current == false then
-    if redis.call('EXISTS', key) == 1 then
-      current = nil
-    else
-      current = '0'
-    end
-  end
-  if current == ARGV[i + 1] then
+  if current ~= false and current == ARGV[i + 1] then
     redis.call('ZADD', index, 0, ARGV[i])
     redis.call('HSET', key, 'payload', ARGV[i + 2])
     out[#out + 1] = redis.call('HINCRBY', key, 'revision', 1)
@@ -156,21 +150,41 @@ return out
 /// # Ok(())
 /// # }
 /// ```
+///
+/// Cloning is cheap: clones share one connection.
+#[derive(Clone)]
 pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     client: Client,
     connection: Mutex<Option<MultiplexedConnection>>,
     prefix: String,
     key_prefix: String,
+}
+
+/// The scripts, shared by every store (a script is its text and SHA-1).
+struct Scripts {
     put: Script,
     cas: Script,
     scan: Script,
 }
 
+fn scripts() -> &'static Scripts {
+    static SCRIPTS: OnceLock<Scripts> = OnceLock::new();
+    SCRIPTS.get_or_init(|| Scripts {
+        put: Script::new(PUT_SCRIPT),
+        cas: Script::new(CAS_SCRIPT),
+        scan: Script::new(SCAN_SCRIPT),
+    })
+}
+
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
-            .field("server", &self.client.get_connection_info().addr)
-            .field("prefix", &self.prefix)
+            .field("server", &self.inner.client.get_connection_info().addr)
+            .field("prefix", &self.inner.prefix)
             .finish_non_exhaustive()
     }
 }
@@ -195,18 +209,18 @@ impl RedisStore {
         validate_prefix(prefix)?;
         let client = Client::open(url).map_err(|e| StoreError::new(BACKEND, "connect", e))?;
         let store = RedisStore {
-            client,
-            connection: Mutex::new(None),
-            prefix: prefix.to_owned(),
-            key_prefix: format!("{prefix}:"),
-            put: Script::new(PUT_SCRIPT),
-            cas: Script::new(CAS_SCRIPT),
-            scan: Script::new(SCAN_SCRIPT),
+            inner: Arc::new(Inner {
+                client,
+                connection: Mutex::new(None),
+                prefix: prefix.to_owned(),
+                key_prefix: format!("{prefix}:"),
+            }),
         };
         let mut connection = store.connection("connect").await?;
         // Load the scripts now, so that a server that refuses them (scripting
         // disabled by ACL, say) fails here rather than at the first write.
-        for script in [&store.put, &store.cas, &store.scan] {
+        let scripts = scripts();
+        for script in [&scripts.put, &scripts.cas, &scripts.scan] {
             let loaded = script.prepare_invoke().load_async(&mut connection).await;
             store.check("connect", loaded)?;
         }
@@ -215,7 +229,7 @@ impl RedisStore {
 
     /// The prefix this store was opened with.
     pub fn prefix(&self) -> &str {
-        &self.prefix
+        &self.inner.prefix
     }
 
     /// Adds to the index every record hash under the prefix that is not in
@@ -226,8 +240,8 @@ impl RedisStore {
     /// pass over the keyspace; it is meant for an import, not for every run.
     pub async fn reindex(&self) -> Result<u64, StoreError> {
         let mut connection = self.connection("reindex").await?;
-        let index = self.prefix.as_str();
-        let pattern = format!("{}*", self.key_prefix);
+        let index = self.inner.prefix.as_str();
+        let pattern = format!("{}*", self.inner.key_prefix);
         let mut cursor: u64 = 0;
         let mut added = 0;
         loop {
@@ -246,7 +260,7 @@ impl RedisStore {
             )?;
             let members: Vec<(u8, &str)> = keys
                 .iter()
-                .filter_map(|key| key.strip_prefix(&self.key_prefix))
+                .filter_map(|key| key.strip_prefix(&self.inner.key_prefix))
                 .map(|key| (0, key))
                 .collect();
             if !members.is_empty() {
@@ -277,6 +291,7 @@ impl RedisStore {
         }
         let config = AsyncConnectionConfig::new().set_connection_timeout(Self::CONNECT_TIMEOUT);
         let connection = self
+            .inner
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await
@@ -287,7 +302,8 @@ impl RedisStore {
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
         // The slot holds no invariant a panic could break: recover it.
-        self.connection
+        self.inner
+            .connection
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -314,7 +330,7 @@ impl RecordStore for RedisStore {
         let (payload, revision): (Option<String>, Option<String>) = self.check(
             "get",
             redis::cmd("HMGET")
-                .arg(format!("{}{key}", self.key_prefix))
+                .arg(format!("{}{key}", self.inner.key_prefix))
                 .arg("payload")
                 .arg("revision")
                 .query_async(&mut connection)
@@ -332,7 +348,7 @@ impl RecordStore for RedisStore {
                 "get",
                 format!(
                     "the hash {}{key} lacks a `payload` or `revision` field: it was not written by this store",
-                    self.key_prefix
+                    self.inner.key_prefix
                 ),
             )),
         }
@@ -342,9 +358,10 @@ impl RecordStore for RedisStore {
         let mut connection = self.connection("put").await?;
         let revisions: Vec<i64> = self.check(
             "put",
-            self.put
-                .key(&self.prefix)
-                .arg(&self.key_prefix)
+            scripts()
+                .put
+                .key(&self.inner.prefix)
+                .arg(&self.inner.key_prefix)
                 .arg(key)
                 .arg(payload)
                 .invoke_async(&mut connection)
@@ -362,8 +379,8 @@ impl RecordStore for RedisStore {
         }
         let mut connection = self.connection("put_many").await?;
         for chunk in records.chunks(Self::MAX_BATCH) {
-            let mut call = self.put.key(&self.prefix);
-            call.arg(&self.key_prefix);
+            let mut call = scripts().put.key(&self.inner.prefix);
+            call.arg(&self.inner.key_prefix);
             for (key, payload) in chunk {
                 call.arg(key).arg(payload);
             }
@@ -383,8 +400,8 @@ impl RecordStore for RedisStore {
         }
         let mut connection = self.connection("compare_and_swap").await?;
         for chunk in writes.chunks(Self::MAX_BATCH) {
-            let mut call = self.cas.key(&self.prefix);
-            call.arg(&self.key_prefix);
+            let mut call = scripts().cas.key(&self.inner.prefix);
+            call.arg(&self.inner.key_prefix);
             for write in chunk {
                 call.arg(&write.key)
                     .arg(write.expected.to_string())
@@ -425,9 +442,10 @@ impl RecordStore for RedisStore {
         let limit = limit.min(1 << 52);
         let flat: Vec<String> = self.check(
             "scan",
-            self.scan
-                .key(&self.prefix)
-                .arg(&self.key_prefix)
+            scripts()
+                .scan
+                .key(&self.inner.prefix)
+                .arg(&self.inner.key_prefix)
                 .arg(start)
                 .arg(limit)
                 .invoke_async(&mut connection)
