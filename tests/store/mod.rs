@@ -631,7 +631,7 @@ pub async fn concurrent_writer_keeps_every_update<S: RecordStore + 'static>(stor
         }
     });
     let report = Migrator::<TripState>::new()
-        .batch_size(100)
+        .batch_size(500)
         .progress(Progress::Events)
         .run(&*store)
         .await;
