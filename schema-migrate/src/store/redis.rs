@@ -54,7 +54,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, RedisError, Script};
 
-use super::{Cas, CasWrite, Record, RecordStore, StoreError};
+use super::{check_identifier, Cas, CasWrite, Record, RecordStore, StoreError};
 
 const BACKEND: &str = "redis";
 
@@ -206,7 +206,7 @@ impl RedisStore {
     /// prefix's keys can be mistaken for another's. Fails if the prefix is
     /// invalid, the URL cannot be parsed or the server does not answer.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        validate_prefix(prefix)?;
+        check_identifier(BACKEND, "key prefix", prefix)?;
         let client = Client::open(url).map_err(|e| StoreError::new(BACKEND, "connect", e))?;
         let store = RedisStore {
             inner: Arc::new(Inner {
@@ -477,27 +477,6 @@ impl RecordStore for RedisStore {
     }
 }
 
-/// Checks that `prefix` is an identifier: `[A-Za-z_][A-Za-z0-9_]*`.
-fn validate_prefix(prefix: &str) -> Result<(), StoreError> {
-    let mut chars = prefix.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid {
-        Ok(())
-    } else {
-        Err(StoreError::new(
-            BACKEND,
-            "connect",
-            format!(
-                "invalid key prefix {prefix:?}: a prefix is an ASCII letter or `_` followed by \
-                 letters, digits or `_` ([A-Za-z_][A-Za-z0-9_]*)"
-            ),
-        ))
-    }
-}
-
 fn parse_revision(operation: &'static str, key: &str, text: &str) -> Result<u64, StoreError> {
     text.parse().map_err(|_| {
         StoreError::new(
@@ -524,20 +503,4 @@ fn unexpected_reply(operation: &'static str, expected: usize, got: usize) -> Sto
         operation,
         format!("the script answered {got} outcomes for {expected} writes"),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::validate_prefix;
-
-    #[test]
-    fn prefixes_are_identifiers() {
-        for good in ["a", "_", "checkpoints", "Agent_State_2", "_x9"] {
-            assert!(validate_prefix(good).is_ok(), "{good}");
-        }
-        for bad in ["", "9a", "a:b", "a b", "a*", "a-b", "é", "a\n", "{a}"] {
-            let error = validate_prefix(bad).expect_err(bad).to_string();
-            assert!(error.contains("invalid key prefix"), "{error}");
-        }
-    }
 }
