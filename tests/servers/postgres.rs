@@ -170,7 +170,9 @@ impl Postgres {
             .output()
             .map_err(|e| format!("psql: {e}"))?;
         if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).trim_end().to_owned())
+            Ok(String::from_utf8_lossy(&output.stdout)
+                .trim_end()
+                .to_owned())
         } else {
             Err(format!(
                 "psql -c {sql:?}: {}",

@@ -35,10 +35,11 @@
 //! round trip and one transaction.
 //!
 //! A store holds one connection and runs its operations one at a time on it;
-//! for parallel work open several stores.
+//! clones share it. For parallel work open several stores.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls, Statement};
@@ -59,9 +60,11 @@ const BACKEND: &str = "postgres";
 /// # Ok(())
 /// # }
 /// ```
+#[derive(Clone)]
 pub struct PostgresStore {
     table: String,
-    connection: Mutex<Connection>,
+    /// Shared by clones; small, so that `AnyStore` stays small too.
+    connection: Arc<Mutex<Connection>>,
 }
 
 /// The client and the statements prepared on it.
@@ -190,7 +193,7 @@ impl PostgresStore {
 
         Ok(PostgresStore {
             table: table.to_owned(),
-            connection: Mutex::new(Connection {
+            connection: Arc::new(Mutex::new(Connection {
                 client,
                 get,
                 put,
@@ -198,7 +201,7 @@ impl PostgresStore {
                 cas,
                 scan_from_start,
                 scan_after,
-            }),
+            })),
         })
     }
 
