@@ -275,6 +275,11 @@ async fn scan_is_in_byte_order_and_resumes_after_any_key() {
     let after_absent = store.scan(Some("a\u{0}\u{0}"), 100).await.unwrap();
     assert_eq!(after_absent[0].key, "a b");
     assert_eq!(store.scan(None, 0).await.unwrap(), []);
+    // An unbounded page is every record, not an error.
+    assert_eq!(
+        store.scan(None, usize::MAX).await.unwrap().len(),
+        keys.len()
+    );
     assert_eq!(store.scan(Some("😀😀"), 10).await.unwrap(), []);
 }
 
