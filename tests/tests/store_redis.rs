@@ -363,6 +363,14 @@ async fn invalid_prefixes_and_urls_are_clear_errors() {
             .to_string()
             .starts_with("redis store: connect failed: "));
     }
+    // The password of a URL never appears in an error.
+    let error = RedisStore::connect("redis://user:hunter2@127.0.0.1:1/", "ok")
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(
+        !format!("{error} {error:?}").contains("hunter2"),
+        "{error:?}"
+    );
 }
 
 /// A batch that touches a key holding another type fails before writing

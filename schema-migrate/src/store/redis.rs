@@ -17,8 +17,10 @@
 //! would mean listing and sorting *every* key under the prefix for every
 //! batch: a full migration of `n` records in batches of `b` would cost
 //! `n²/b` key reads. With the index, a batch costs `O(log n + b)` and its
-//! order is stable across calls and across concurrent writes. The price is a
-//! few dozen bytes of memory per record and one rule:
+//! order is stable across calls and across concurrent writes. The price is
+//! memory, about 90 bytes plus the key per record (measured with Redis 7:
+//! 10.4 MB for 100 000 twelve-byte keys, next to 1.26 KB per record for a
+//! 1-KB payload), and one rule:
 //!
 //! **Write records through this store.** Every write the store makes updates
 //! the record and its index entry in one atomic script. A record written by
@@ -40,6 +42,16 @@
 //!
 //! Scripts touch keys that they compute from the prefix, which Redis allows
 //! on a single server (with replicas) but not on Redis Cluster.
+//!
+//! # Durability
+//!
+//! Atomicity is the store's; durability is the server's configuration. A
+//! write that Redis acknowledged survives a server crash only as far as its
+//! persistence allows: with `appendonly yes` and `appendfsync everysec` (the
+//! usual setting) up to a second of writes can be lost, with `always` none,
+//! and with persistence off none survives a restart. A batch migration keeps
+//! every record either old or upgraded whatever the setting, but for agent
+//! state you cannot rebuild, run Redis with the append-only file on.
 //!
 //! # Connection
 //!
