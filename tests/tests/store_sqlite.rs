@@ -72,3 +72,78 @@ async fn open_dispatches_on_the_url() {
         .expect_err("unknown scheme");
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
+
+/// The ready CLI, as a user's binary runs it: exit 2 on a usage error with
+/// a message, 1 when records failed (each listed with its key), 0 when done;
+/// `--limit` and `--resume-from` continue where the last run stopped.
+#[tokio::test]
+async fn cli_exit_status_and_report() {
+    use schema_migrate::store::RecordStore;
+    use std::process::Command;
+
+    let child = env!("CARGO_BIN_EXE_store_child");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite:{}", dir.path().join("cli.db").display());
+
+    for args in [
+        &["--table", "t"][..],
+        &["--store", &url, "--batch-size", "0"],
+        &["--store", &url, "--bogus"],
+        &["--store", &url, "--limit"],
+    ] {
+        let out = Command::new(child).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains("Usage:"),
+            "{stderr}"
+        );
+    }
+    let help = Command::new(child).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--resume-from KEY"));
+
+    let store = SqliteStore::open(dir.path().join("cli.db"), "t")
+        .await
+        .unwrap();
+    schema_migrate_tests::store::fill(&store, 100, 1, |_| 1).await;
+    store
+        .put("trip-000042-bad", r#"{"schema_version":9}"#)
+        .await
+        .unwrap();
+
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "--store",
+            url.as_str(),
+            "--table",
+            "t",
+            "--progress",
+            "events",
+        ];
+        args.extend_from_slice(extra);
+        let out = Command::new(child).args(&args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = run(&["--dry-run"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("would upgrade    100"), "{stdout}");
+    assert!(
+        stdout.contains("trip-000042-bad: TripState: stored at version 9"),
+        "{stdout}"
+    );
+
+    let (code, stdout) = run(&["--limit", "30", "--batch-size", "7"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("--resume-from trip-000029"), "{stdout}");
+    let (code, stdout) = run(&["--resume-from", "trip-000029"]);
+    assert_eq!(code, Some(1), "the bad record fails: {stdout}");
+    assert!(stdout.contains("upgraded         70"), "{stdout}");
+    assert!(stdout.contains("resumed after    trip-000029"), "{stdout}");
+    let (code, stdout) = run(&[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("already current  100"), "{stdout}");
+}

@@ -1,79 +1,32 @@
-//! The README's demo: agent checkpoints written by four releases of a
-//! service, all read back by the current one.
+//! The README's demo: a SQLite file of agent checkpoints written by four
+//! releases of a service, resumed lazily by the current one, then migrated
+//! in one batch job.
 //!
-//! Run with `cargo run -p schema-migrate-examples --bin demo`.
+//! Run with `cargo run -p schema-migrate-examples --bin demo`. No server:
+//! the file is created in the system's temp directory and removed at the end.
 
-use schema_migrate::{Error, Stored, Versioned};
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Instant;
 
-/// The state as release 4 knows it. Releases 1 to 3 wrote the older shapes
-/// described by the history; a future release 5 writes a shape this binary
-/// must not silently truncate.
-#[derive(Debug, PartialEq, Versioned)]
-#[schema(
-    version = 4,
-    tag = "schema_version",
-    migrate(from = 1, description = "Added travelers", add(travelers = 1)),
-    migrate(from = 2, description = "Renamed destination", rename(destination = destination_city)),
-    migrate(from = 3, description = "Travelers by type", transform(travelers: u32 => travelers_by_type)),
-)]
-pub struct TripState {
-    pub destination_city: String,
-    pub travelers: Travelers,
-    #[serde(default)]
-    pub budget: Option<f64>,
-    #[serde(default)]
-    pub messages: Vec<Message>,
-}
+use schema_migrate::store::sqlite::SqliteStore;
+use schema_migrate::store::{Lazy, LazyError, Migrator, Progress, RecordStore, WriteBack};
+use schema_migrate::Versioned;
+use schema_migrate_examples::{checkpoint, TripState};
 
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-pub struct Travelers {
-    pub adults: u32,
-    pub children: u32,
-}
-
-fn travelers_by_type(count: u32) -> Travelers {
-    Travelers {
-        adults: count,
-        children: 0,
-    }
-}
-
-/// Messages carry their own history: a timestamp was added in version 2.
-#[derive(Debug, PartialEq, Versioned)]
-#[schema(
-    version = 2,
-    migrate(from = 1, description = "Timestamp every message", add(at = 0))
-)]
-pub struct Message {
-    pub role: String,
-    pub content: String,
-    pub at: u64,
-}
+const CHECKPOINTS: usize = 4000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // What is in the store: records written by every release so far, in
-    // the key order their writer chose, plus one from the future.
-    let stored = [
-        ("trip-1", r#"{"schema_version":1,"destination":"Tokyo"}"#),
-        (
-            "trip-2",
-            r#"{"schema_version":2,"destination":"Lisbon","travelers":3}"#,
-        ),
-        (
-            "trip-3",
-            r#"{"destination_city":"Oslo","travelers":2,"messages":[{"_version":1,"role":"user","content":"hi"}],"schema_version":3}"#,
-        ),
-        (
-            "trip-4",
-            r#"{"schema_version":4,"destination_city":"Lima","travelers":{"adults":2,"children":1},"budget":900.0}"#,
-        ),
-        (
-            "trip-5",
-            r#"{"schema_version":5,"destination_city":"Quito","pets":1}"#,
-        ),
-    ];
+    let dir = std::env::temp_dir().join(format!("schema-migrate-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()?
+        .block_on(demo(&dir));
+    std::fs::remove_dir_all(&dir)?;
+    result
+}
 
+async fn demo(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "TripState is at version {}; its history:",
         TripState::VERSION
@@ -81,25 +34,116 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for step in TripState::history() {
         println!("  {step}");
     }
-    println!();
 
-    for (key, payload) in stored {
-        match schema_migrate::json::from_str::<TripState>(payload) {
-            Ok(Stored { value, version }) => {
-                let note = if version < TripState::VERSION {
-                    format!("upgraded from v{version}")
-                } else {
-                    "current".to_owned()
+    // The store: what four releases wrote, in the order users came back,
+    // plus two records no release can read.
+    let path = dir.join("checkpoints.db");
+    let store = SqliteStore::open(&path, "checkpoints").await?;
+    let started = Instant::now();
+    let mut records = Vec::with_capacity(CHECKPOINTS + 2);
+    let mut by_version = BTreeMap::new();
+    for i in 0..CHECKPOINTS {
+        // Older releases ran longer: more of their checkpoints are around.
+        let version = [1, 1, 2, 2, 3, 3, 3, 4][i % 8];
+        *by_version.entry(version).or_insert(0) += 1;
+        records.push((format!("trip-{i:05}"), checkpoint(i, version, 4)));
+    }
+    records.push((
+        "trip-01234-from-release-5".to_owned(),
+        r#"{"schema_version":5,"destination_city":"Quito","pets":1}"#.to_owned(),
+    ));
+    records.push((
+        "trip-02345-truncated".to_owned(),
+        r#"{"schema_version":2,"destination":"Li"#.to_owned(),
+    ));
+    store.put_many(&records).await?;
+    println!(
+        "\nWrote {} checkpoints to {} in {:.0} ms: {}, plus 1 from a future release and 1 truncated",
+        CHECKPOINTS,
+        path.display(),
+        started.elapsed().as_secs_f64() * 1e3,
+        by_version
+            .iter()
+            .map(|(v, n)| format!("{n} at v{v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    // Lazy: conversations resumed one by one, upgraded as they load and
+    // written back in their current form.
+    println!("\nResuming a few conversations (lazy migration, write-back on):");
+    let trips = Lazy::<_, TripState>::new(&store).write_back(true);
+    for key in [
+        "trip-00000",
+        "trip-00002",
+        "trip-00004",
+        "trip-00007",
+        "trip-01234-from-release-5",
+    ] {
+        match trips.load(key).await {
+            Ok(Some(loaded)) => {
+                let what = match loaded.write_back {
+                    WriteBack::NotNeeded => "current".to_owned(),
+                    WriteBack::Written { revision } => format!(
+                        "upgraded from v{}, written back (revision {revision})",
+                        loaded.version
+                    ),
+                    WriteBack::Off => format!("upgraded from v{}", loaded.version),
+                    WriteBack::Conflict => format!(
+                        "upgraded from v{}, but someone wrote it meanwhile: kept theirs",
+                        loaded.version
+                    ),
                 };
+                let state = &loaded.value;
                 println!(
-                    "{key}: {note}: {} for {} adult(s)",
-                    value.destination_city, value.travelers.adults
+                    "  {key}: {what}: {} for {} adult(s), {} messages, first at {}",
+                    state.destination_city,
+                    state.travelers.adults,
+                    state.messages.len(),
+                    state.messages.first().map_or(0, |m| m.at),
                 );
-                println!("        writes back as {}", serde_json::to_string(&value)?);
             }
-            Err(err @ Error::FutureVersion { .. }) => println!("{key}: refused: {err}"),
-            Err(err) => return Err(err.into()),
+            Ok(None) => println!("  {key}: no such checkpoint"),
+            Err(LazyError::Upgrade { key, source }) => {
+                println!("  {key}: refused, left as it is: {source}")
+            }
+            Err(e) => return Err(e.into()),
         }
     }
+
+    // Batch: first a dry run, then the real thing.
+    println!();
+    let dry = Migrator::<TripState>::new()
+        .dry_run(true)
+        .run(&store)
+        .await?;
+    println!("{dry}");
+
+    println!();
+    let report = Migrator::<TripState>::new()
+        .batch_size(500)
+        .run(&store)
+        .await?;
+    println!("{report}");
+
+    let again = Migrator::<TripState>::new()
+        .progress(Progress::Events)
+        .run(&store)
+        .await?;
+    let mut untouched = 0;
+    for failure in &report.failed {
+        let written = records.iter().find(|(k, _)| *k == failure.key);
+        let stored = store.get(&failure.key).await?;
+        if let (Some((_, written)), Some(stored)) = (written, stored) {
+            untouched += usize::from(*written == stored.payload && stored.revision == 1);
+        }
+    }
+    println!(
+        "\nA second run finds {} of {} current; {} of the {} that failed are as they were written, byte for byte.",
+        again.already_current,
+        again.scanned,
+        untouched,
+        report.failed.len()
+    );
     Ok(())
 }
