@@ -93,6 +93,17 @@ pub async fn crash_and_resume(child: impl AsRef<Path>, url: &str, name: &str) ->
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    // Past the batch that made `half` current, the child is somewhere in
+    // the next one: wait a varying 0-40 ms so that, run after run, the kill
+    // lands at different points (reading, upgrading, inside a transaction).
+    let jitter = Duration::from_micros(u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos()
+            % 40_000,
+    ));
+    tokio::time::sleep(jitter).await;
     // `Child::kill` is SIGKILL on Unix: no cleanup, no flush, like a crash.
     run.kill().expect("SIGKILL the child");
     let status = run.wait().expect("reap the child");
