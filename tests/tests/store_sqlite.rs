@@ -147,3 +147,77 @@ async fn cli_exit_status_and_report() {
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("already current  100"), "{stdout}");
 }
+
+/// Without a terminal, progress is `tracing` events (target
+/// `schema_migrate`): one per batch naming the last key done, a warning per
+/// failed record with its key, and a summary.
+#[test]
+fn progress_events_name_the_last_key_done() {
+    use schema_migrate::store::{Migrator, Progress, RecordStore};
+    use schema_migrate_tests::store::fixture::TripState;
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::fmt::MakeWriter;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl<'a> MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'a self) -> Buffer {
+            self.clone()
+        }
+    }
+
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(buffer.clone())
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .without_time()
+        .finish();
+    let dir = tempfile::tempdir().expect("temp dir");
+    tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let store = SqliteStore::open(dir.path().join("log.db"), "t")
+                .await
+                .unwrap();
+            schema_migrate_tests::store::fill(&store, 25, 1, |_| 2).await;
+            store
+                .put("trip-000003-future", r#"{"schema_version":8}"#)
+                .await
+                .unwrap();
+            Migrator::<TripState>::new()
+                .batch_size(10)
+                .progress(Progress::Events)
+                .run(&store)
+                .await
+                .unwrap();
+        });
+    });
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let progress: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("schema_migrate: batch migration progress"))
+        .collect();
+    assert_eq!(progress.len(), 3, "{text}");
+    assert!(progress[0].contains("last_key=trip-000008"), "{text}");
+    assert!(progress[2].contains("last_key=trip-000024"), "{text}");
+    assert!(progress[2].contains("scanned=26"), "{text}");
+    let warning = text
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("key=trip-000003-future"))
+        .unwrap_or_else(|| panic!("no warning naming the key:\n{text}"));
+    assert!(warning.contains("kind=\"future_version\""), "{warning}");
+    assert!(text.contains("batch migration done"), "{text}");
+}

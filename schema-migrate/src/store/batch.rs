@@ -101,6 +101,10 @@ pub enum Progress {
     Events,
     /// The progress line on stderr, even when it is not a terminal.
     Bar,
+    /// Plain progress lines on stderr, one a second and one at the end, for
+    /// logs read by people (a job's output) when no `tracing` subscriber is
+    /// installed. Each names the last key done.
+    Lines,
 }
 
 /// The default number of records read and written together.
@@ -185,8 +189,9 @@ where
             elapsed: Duration::ZERO,
         };
         let mut bar = match self.progress {
-            Progress::Bar => Some(Bar::new(self.limit)),
-            Progress::Auto if std::io::stderr().is_terminal() => Some(Bar::new(self.limit)),
+            Progress::Bar => Some(Bar::new(self.limit, false)),
+            Progress::Auto if std::io::stderr().is_terminal() => Some(Bar::new(self.limit, false)),
+            Progress::Lines => Some(Bar::new(self.limit, true)),
             _ => None,
         };
         let mut cursor = self.resume_from.clone();
@@ -483,16 +488,19 @@ impl std::error::Error for RunError {
     }
 }
 
-/// The self-drawn progress line on stderr.
+/// The self-drawn progress line on stderr (redrawn in place on a terminal,
+/// or one plain line at a time).
 struct Bar {
     limit: Option<u64>,
+    plain: bool,
     last_draw: Option<Instant>,
 }
 
 impl Bar {
-    fn new(limit: Option<u64>) -> Self {
+    fn new(limit: Option<u64>, plain: bool) -> Self {
         Bar {
             limit,
+            plain,
             last_draw: None,
         }
     }
@@ -501,10 +509,15 @@ impl Bar {
         let now = Instant::now();
         // Redrawing on every batch would cost more than the batch on a fast
         // store: ten times a second is enough for a human.
+        let every = if self.plain {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(100)
+        };
         if !last
             && self
                 .last_draw
-                .is_some_and(|t| now.duration_since(t) < Duration::from_millis(100))
+                .is_some_and(|t| now.duration_since(t) < every)
         {
             return;
         }
@@ -537,9 +550,13 @@ impl Bar {
         }
         let mut err = std::io::stderr().lock();
         // Progress is best effort: a closed stderr must not stop the migration.
-        let _ = write!(err, "\r{line}\x1b[K");
-        if last {
-            let _ = writeln!(err);
+        if self.plain {
+            let _ = writeln!(err, "{line}");
+        } else {
+            let _ = write!(err, "\r{line}\x1b[K");
+            if last {
+                let _ = writeln!(err);
+            }
         }
         let _ = err.flush();
     }

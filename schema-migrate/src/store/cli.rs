@@ -19,6 +19,7 @@
 //! records failed to upgrade (listed, left untouched), 2 for a usage error,
 //! 3 when the store failed (the message says after which key to resume).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -40,8 +41,10 @@ Options:
   --batch-size N       records read and written per transaction [default: 500]
   --resume-from KEY    start after KEY (the last key of an interrupted run)
   --limit N            stop after N records
-  --progress MODE      auto (a progress line on a terminal, log events otherwise),
-                       bar or events [default: auto]
+  --progress MODE      auto: a progress line on a terminal; otherwise `tracing`
+                       events if the program installed a subscriber, else
+                       plain lines on stderr, one a second, with the last key
+                       done; or bar, lines, events [default: auto]
   -h, --help           print this help
 
 Exit status: 0 done, 1 some records failed to upgrade (listed, left untouched),
@@ -223,10 +226,20 @@ where
             return ExitCode::from(3);
         }
     };
+    // Events nobody subscribed to are lost: a job's log would show nothing
+    // until the end, nor the last key done if it is killed.
+    let progress = match options.progress {
+        Progress::Auto
+            if !std::io::stderr().is_terminal() && !tracing::dispatcher::has_been_set() =>
+        {
+            Progress::Lines
+        }
+        other => other,
+    };
     let mut migrator = Migrator::<T>::new()
         .dry_run(options.dry_run)
         .batch_size(options.batch_size)
-        .progress(options.progress);
+        .progress(progress);
     if let Some(key) = options.resume_from {
         migrator = migrator.resume_from(key);
     }
