@@ -49,6 +49,7 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
     };
     let g = de_generics(input.generics, &extra);
     let (impl_g, _, where_c) = g.split_for_impl();
+    let read_late = crate::late::read_late(input, plan);
     quote! {
         #mirror
         #old_types
@@ -84,6 +85,8 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
             ) -> ::core::result::Result<Self, ::schema_migrate::Error> {
                 #read_value
             }
+
+            #read_late
         }
     }
 }
