@@ -46,7 +46,7 @@ pub fn tag_moved(payload: &str, tag: &str) -> Vec<String> {
     let Some(tag_value) = object.get(tag) else {
         return Vec::new();
     };
-    let mut entries: Vec<String> = object
+    let entries: Vec<String> = object
         .iter()
         .filter(|(k, _)| *k != tag)
         .map(|(k, v)| format!("{}:{v}", serde_json::Value::from(k.as_str())))
