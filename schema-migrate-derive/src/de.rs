@@ -13,7 +13,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::{Fields, Ident, Meta};
 
-use crate::ast::{meta_key, Data, Input, Repr};
+use crate::ast::{meta_key, path_value, Data, Input, Repr};
 use crate::attr::{self, Op};
 use crate::check::{Base, Conversion, History, Plan, Shape, Slot, SlotTy, VariantSlot};
 use crate::expand::{de_generics, phantom, sm, typed_default, SERDE_CRATE};
@@ -191,15 +191,8 @@ fn container_default(input: &Input) -> Option<(TokenStream, Option<TokenStream>)
     let (_, ty_g, _) = input.generics.split_for_impl();
     let meta = input.serde.iter().find(|m| meta_key(m) == "default")?;
     match meta {
-        Meta::NameValue(nv) => {
-            let syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Str(path),
-                ..
-            }) = &nv.value
-            else {
-                return None;
-            };
-            let path: syn::ExprPath = path.parse().ok()?;
+        Meta::NameValue(_) => {
+            let path = path_value(meta)?;
             Some((quote!(#path()), None))
         }
         _ => Some((

@@ -19,7 +19,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::{Ident, LitByteStr, Meta};
 
-use crate::ast::{meta_key, Data, Field, Input};
+use crate::ast::{meta_key, path_value, Data, Field, Input};
 use crate::check::{History, Plan, Shape, Slot, SlotTy};
 use crate::expand::{phantom, sm};
 
@@ -237,15 +237,7 @@ fn names<'a>(shapes: &[&[Slot<'a>]]) -> Vec<(String, Name<'a>)> {
 /// deserializer `d`.
 fn deserialize_with(field: &Field) -> Option<TokenStream> {
     field.serde.iter().find_map(|m| {
-        let Meta::NameValue(nv) = m else { return None };
-        let syn::Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Str(s),
-            ..
-        }) = &nv.value
-        else {
-            return None;
-        };
-        let path: syn::ExprPath = s.parse().ok()?;
+        let path = path_value(m)?;
         match meta_key(m).as_str() {
             "deserialize_with" => Some(quote!(#path)),
             "with" => Some(quote!(#path::deserialize)),
@@ -256,25 +248,11 @@ fn deserialize_with(field: &Field) -> Option<TokenStream> {
 
 /// The field's `#[serde(default)]` value, if it has one.
 fn field_default(field: &Field) -> Option<TokenStream> {
-    field.serde.iter().find_map(|m| {
-        if meta_key(m) != "default" {
-            return None;
-        }
-        match m {
-            Meta::Path(_) => Some(quote!(::core::default::Default::default())),
-            Meta::NameValue(nv) => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s),
-                    ..
-                }) => {
-                    let path: syn::ExprPath = s.parse().ok()?;
-                    Some(quote!(#path()))
-                }
-                _ => None,
-            },
-            Meta::List(_) => None,
-        }
-    })
+    let meta = field.serde.iter().find(|m| meta_key(m) == "default")?;
+    match meta {
+        Meta::Path(_) => Some(quote!(::core::default::Default::default())),
+        _ => path_value(meta).map(|path| quote!(#path())),
+    }
 }
 
 /// The value of one field of a stored version, from what the map held.

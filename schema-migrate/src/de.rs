@@ -129,15 +129,9 @@ impl<'de, T: DeserializeVersioned<'de>> Visitor<'de> for VersionedVisitor<T> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        match map
-            .next_key_seed(KeySeed { tag: T::TAG })
-            .map_err(|e| data_error::<T, _>(None, e))?
-        {
+        match next_key::<T, A>(&mut map)? {
             Some(Key::Tag) => {
-                let found = map
-                    .next_value_seed(TagSeed)
-                    .map_err(|e| data_error::<T, _>(None, e))?;
-                let version = check_version::<T, A::Error>(found)?;
+                let version = tag_value::<T, A>(&mut map)?;
                 read::<T, A>(version, map)
             }
             Some(Key::Other(key)) => T::__read_late(key, map, self.human_readable),
@@ -150,6 +144,24 @@ impl<'de, T: DeserializeVersioned<'de>> Visitor<'de> for VersionedVisitor<T> {
             }
         }
     }
+}
+
+/// The next key, told apart from the tag.
+fn next_key<'de, T: Versioned, A: MapAccess<'de>>(
+    map: &mut A,
+) -> Result<Option<Key<'de>>, A::Error> {
+    map.next_key_seed(KeySeed { tag: T::TAG })
+        .map_err(|e| data_error::<T, _>(None, e))
+}
+
+/// The tag's value, as a version this type reads.
+pub(crate) fn tag_value<'de, T: Versioned, A: MapAccess<'de>>(
+    map: &mut A,
+) -> Result<u32, A::Error> {
+    let found = map
+        .next_value_seed(TagSeed)
+        .map_err(|e| data_error::<T, _>(None, e))?;
+    check_version::<T, A::Error>(found)
 }
 
 /// The general reader for a payload whose tag is not first: buffers every
@@ -167,15 +179,9 @@ where
     let value: Content<'de> = map.next_value().map_err(|e| data_error::<T, _>(None, e))?;
     let mut before_tag = vec![(first_key, value)];
     loop {
-        match map
-            .next_key_seed(KeySeed { tag: T::TAG })
-            .map_err(|e| data_error::<T, _>(None, e))?
-        {
+        match next_key::<T, A>(&mut map)? {
             Some(Key::Tag) => {
-                let found = map
-                    .next_value_seed(TagSeed)
-                    .map_err(|e| data_error::<T, _>(None, e))?;
-                let version = check_version::<T, A::Error>(found)?;
+                let version = tag_value::<T, A>(&mut map)?;
                 return read::<T, _>(
                     version,
                     BufferedMap::new_from(before_tag, Some(map), human_readable),
@@ -275,9 +281,7 @@ pub(crate) fn field_error<T: Versioned, E: de::Error>(
     })
 }
 
-pub(crate) fn check_version<T: Versioned, E: de::Error>(
-    found: Result<u64, String>,
-) -> Result<u32, E> {
+fn check_version<T: Versioned, E: de::Error>(found: Result<u64, String>) -> Result<u32, E> {
     found
         .map_err(|found| Error::InvalidTag {
             type_name: T::NAME,

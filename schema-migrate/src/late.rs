@@ -19,9 +19,7 @@ use std::marker::PhantomData;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::content::{Content, ContentDeserializer};
-use crate::de::{
-    check_version, data_error, field_error, raise, untagged_version, ReadError, TagSeed,
-};
+use crate::de::{data_error, field_error, raise, tag_value, untagged_version, ReadError, TagSeed};
 use crate::guard::duplicate_tag;
 use crate::Versioned;
 
@@ -98,8 +96,7 @@ impl<T: Versioned> Late<T> {
         if self.version.is_some() {
             return Err(raise(duplicate_tag(T::NAME, T::TAG)));
         }
-        let found = map.next_value_seed(TagSeed).map_err(|e| self.error(e))?;
-        self.version = Some(check_version::<T, A::Error>(found)?);
+        self.version = Some(tag_value::<T, A>(map)?);
         Ok(())
     }
 
