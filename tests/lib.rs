@@ -27,6 +27,42 @@ where
         by_reference.version, stored_at,
         "reference version, {payload}"
     );
+    // The same entries with the tag in the middle and last, as a store that
+    // reorders keys (PostgreSQL JSONB) gives them back.
+    for moved in tag_moved(payload, T::TAG) {
+        let by_serde: T = serde_json::from_str(&moved).unwrap_or_else(|e| panic!("{moved}: {e}"));
+        assert_eq!(&by_serde, expected, "serde_json, {moved}");
+        let stored = schema_migrate::json::from_str::<T>(&moved)
+            .unwrap_or_else(|e| panic!("json::from_str, {moved}: {e}"));
+        assert_eq!(&stored.value, expected, "json::from_str, {moved}");
+        assert_eq!(stored.version, stored_at, "stored version, {moved}");
+    }
+}
+
+/// `payload`'s top-level entries, in sorted order, with the tag moved to the
+/// middle and to the end (nothing if the payload has no tag or is not an
+/// object).
+pub fn tag_moved(payload: &str, tag: &str) -> Vec<String> {
+    let Ok(serde_json::Value::Object(object)) = serde_json::from_str(payload) else {
+        return Vec::new();
+    };
+    let Some(tag_value) = object.get(tag) else {
+        return Vec::new();
+    };
+    let entries: Vec<String> = object
+        .iter()
+        .filter(|(k, _)| *k != tag)
+        .map(|(k, v)| format!("{}:{v}", serde_json::Value::from(k.as_str())))
+        .collect();
+    let tag_entry = format!("{}:{tag_value}", serde_json::Value::from(tag));
+    let mut out = Vec::new();
+    for at in [entries.len() / 2, entries.len()] {
+        let mut e = entries.clone();
+        e.insert(at, tag_entry.clone());
+        out.push(format!("{{{}}}", e.join(",")));
+    }
+    out.dedup();
+    out
 }
 
 /// Serializes `value`, checks the exact text, and reads it back.

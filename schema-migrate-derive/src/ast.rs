@@ -290,6 +290,21 @@ pub fn meta_span(meta: &Meta) -> Span {
         .map_or_else(Span::call_site, Ident::span)
 }
 
+/// The path in `key = "path"`, as serde's `default`, `with` and
+/// `deserialize_with` spell it.
+pub fn path_value(meta: &Meta) -> Option<syn::ExprPath> {
+    match meta {
+        Meta::NameValue(nv) => match &nv.value {
+            Expr::Lit(lit) => match &lit.lit {
+                Lit::Str(s) => s.parse().ok(),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn string_value(meta: &Meta) -> Option<String> {
     match meta {
         Meta::NameValue(nv) => match &nv.value {

@@ -13,7 +13,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::{Fields, Ident, Meta};
 
-use crate::ast::{meta_key, Data, Input, Repr};
+use crate::ast::{meta_key, path_value, Data, Input, Repr};
 use crate::attr::{self, Op};
 use crate::check::{Base, Conversion, History, Plan, Shape, Slot, SlotTy, VariantSlot};
 use crate::expand::{de_generics, phantom, sm, typed_default, SERDE_CRATE};
@@ -49,6 +49,7 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
     };
     let g = de_generics(input.generics, &extra);
     let (impl_g, _, where_c) = g.split_for_impl();
+    let read_late = crate::late::read_late(input, plan);
     quote! {
         #mirror
         #old_types
@@ -84,6 +85,8 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
             ) -> ::core::result::Result<Self, ::schema_migrate::Error> {
                 #read_value
             }
+
+            #read_late
         }
     }
 }
@@ -188,15 +191,8 @@ fn container_default(input: &Input) -> Option<(TokenStream, Option<TokenStream>)
     let (_, ty_g, _) = input.generics.split_for_impl();
     let meta = input.serde.iter().find(|m| meta_key(m) == "default")?;
     match meta {
-        Meta::NameValue(nv) => {
-            let syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Str(path),
-                ..
-            }) = &nv.value
-            else {
-                return None;
-            };
-            let path: syn::ExprPath = path.parse().ok()?;
+        Meta::NameValue(_) => {
+            let path = path_value(meta)?;
             Some((quote!(#path()), None))
         }
         _ => Some((

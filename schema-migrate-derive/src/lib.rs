@@ -3,7 +3,8 @@
 //! The pipeline: `attr.rs` and `ast.rs` parse the `#[schema]` history and the
 //! item (with its `#[serde]` attributes), `check.rs` validates the history and
 //! derives each stored version's shape, and `expand.rs` with `ser.rs` and
-//! `de.rs` generate the code; `fallback.rs` stubs the impls when there are errors.
+//! `de.rs` generate the code (`late.rs`: the reader of payloads whose tag is
+//! not first); `fallback.rs` stubs the impls when there are errors.
 
 mod ast;
 mod attr;
@@ -13,6 +14,7 @@ mod ctxt;
 mod de;
 mod expand;
 mod fallback;
+mod late;
 mod ser;
 
 use proc_macro::TokenStream;

@@ -26,6 +26,19 @@ pub trait DeserializeVersioned<'de>: Versioned {
     /// the specification the typed readers are tested against.
     #[doc(hidden)]
     fn __read_value(version: u32, object: Map<String, Value>) -> Result<Self, Error>;
+
+    /// Reads a payload whose first key, `first_key`, is not the tag: the
+    /// version is not known yet. The derive overrides this with a reader that
+    /// decodes the fields every version reads alike as they come and buffers
+    /// only the others; this default buffers every entry up to the tag.
+    #[doc(hidden)]
+    fn __read_late<A: MapAccess<'de>>(
+        first_key: Content<'de>,
+        map: A,
+        human_readable: bool,
+    ) -> Result<(Self, u32), A::Error> {
+        read_buffered::<Self, A>(first_key, map, human_readable)
+    }
 }
 
 /// A versioned type that deserializes from any lifetime, as `DeserializeOwned`.
@@ -116,47 +129,89 @@ impl<'de, T: DeserializeVersioned<'de>> Visitor<'de> for VersionedVisitor<T> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut before_tag = Vec::new();
-        loop {
-            match map
-                .next_key_seed(KeySeed { tag: T::TAG })
-                .map_err(untagged_error::<T, _>)?
-            {
-                Some(Key::Tag) => {
-                    let found = map
-                        .next_value_seed(TagSeed)
-                        .map_err(untagged_error::<T, _>)?;
-                    let version = check_version::<T, A::Error>(found)?;
-                    return if before_tag.is_empty() {
-                        read::<T, A>(version, map)
-                    } else {
-                        read::<T, _>(
-                            version,
-                            BufferedMap::new_from(before_tag, Some(map), self.human_readable),
-                        )
-                    };
-                }
-                Some(Key::Other(key)) => {
-                    let value: Content<'de> = map.next_value().map_err(untagged_error::<T, _>)?;
-                    before_tag.push((key, value));
-                }
-                None => {
-                    let version = match T::UNTAGGED {
-                        Untagged::Version(v) => v,
-                        Untagged::Reject => {
-                            return Err(raise(Error::MissingTag {
-                                type_name: T::NAME,
-                                tag: T::TAG,
-                            }))
-                        }
-                    };
-                    return read::<T, _>(
-                        version,
-                        BufferedMap::<A>::new_from(before_tag, None, self.human_readable),
-                    );
-                }
+        match next_key::<T, A>(&mut map)? {
+            Some(Key::Tag) => {
+                let version = tag_value::<T, A>(&mut map)?;
+                read::<T, A>(version, map)
+            }
+            Some(Key::Other(key)) => T::__read_late(key, map, self.human_readable),
+            None => {
+                let version = untagged_version::<T, A::Error>()?;
+                read::<T, _>(
+                    version,
+                    BufferedMap::<A>::new_from(Vec::new(), None, self.human_readable),
+                )
             }
         }
+    }
+}
+
+/// The next key, told apart from the tag.
+fn next_key<'de, T: Versioned, A: MapAccess<'de>>(
+    map: &mut A,
+) -> Result<Option<Key<'de>>, A::Error> {
+    map.next_key_seed(KeySeed { tag: T::TAG })
+        .map_err(|e| data_error::<T, _>(None, e))
+}
+
+/// The tag's value, as a version this type reads.
+pub(crate) fn tag_value<'de, T: Versioned, A: MapAccess<'de>>(
+    map: &mut A,
+) -> Result<u32, A::Error> {
+    let found = map
+        .next_value_seed(TagSeed)
+        .map_err(|e| data_error::<T, _>(None, e))?;
+    check_version::<T, A::Error>(found)
+}
+
+/// The general reader for a payload whose tag is not first: buffers every
+/// entry before the tag, then replays them ahead of the rest of the map to
+/// the typed reader of the version found.
+pub fn read_buffered<'de, T, A>(
+    first_key: Content<'de>,
+    mut map: A,
+    human_readable: bool,
+) -> Result<(T, u32), A::Error>
+where
+    T: DeserializeVersioned<'de>,
+    A: MapAccess<'de>,
+{
+    let value: Content<'de> = map.next_value().map_err(|e| data_error::<T, _>(None, e))?;
+    let mut before_tag = vec![(first_key, value)];
+    loop {
+        match next_key::<T, A>(&mut map)? {
+            Some(Key::Tag) => {
+                let version = tag_value::<T, A>(&mut map)?;
+                return read::<T, _>(
+                    version,
+                    BufferedMap::new_from(before_tag, Some(map), human_readable),
+                );
+            }
+            Some(Key::Other(key)) => {
+                let value: Content<'de> =
+                    map.next_value().map_err(|e| data_error::<T, _>(None, e))?;
+                before_tag.push((key, value));
+            }
+            None => {
+                let version = untagged_version::<T, A::Error>()?;
+                return read::<T, _>(
+                    version,
+                    BufferedMap::<A>::new_from(before_tag, None, human_readable),
+                );
+            }
+        }
+    }
+}
+
+/// The version of a payload without a tag, or the error if the type refuses
+/// untagged payloads.
+pub(crate) fn untagged_version<T: Versioned, E: de::Error>() -> Result<u32, E> {
+    match T::UNTAGGED {
+        Untagged::Version(v) => Ok(v),
+        Untagged::Reject => Err(raise(Error::MissingTag {
+            type_name: T::NAME,
+            tag: T::TAG,
+        })),
     }
 }
 
@@ -165,7 +220,19 @@ where
     T: DeserializeVersioned<'de>,
     A: MapAccess<'de>,
 {
-    match T::__read_map(version, TagGuard::new(map, T::NAME, T::TAG)) {
+    finish_read(
+        version,
+        T::__read_map(version, TagGuard::new(map, T::NAME, T::TAG)),
+    )
+}
+
+/// The end of every read: logs an upgrade, and turns a reader's error into
+/// the format's error naming the type and the stored version.
+pub fn finish_read<T: Versioned, E: de::Error>(
+    version: u32,
+    read: Result<T, ReadError<E>>,
+) -> Result<(T, u32), E> {
+    match read {
         Ok(value) => {
             if version < T::VERSION {
                 tracing::debug!(
@@ -179,31 +246,38 @@ where
             Ok((value, version))
         }
         Err(ReadError::Migrate(err)) => Err(raise(err)),
-        Err(ReadError::Data(err)) => {
-            let message = err.to_string();
-            // Raised by this type's own reader (a duplicate tag): it already
-            // names the type.
-            if message.starts_with(T::NAME) && message[T::NAME.len()..].starts_with(": ") {
-                return Err(err);
-            }
-            Err(raise(Error::InvalidData {
-                type_name: T::NAME,
-                version: Some(version),
-                message: strip_position(&message).to_owned(),
-            }))
-        }
+        Err(ReadError::Data(err)) => Err(data_error::<T, E>(Some(version), err)),
     }
 }
 
-/// A format error while looking for the tag: no version is known yet, but
-/// the type is.
+/// A format error while reading `T`, at `version` if it is known yet, as the
+/// typed error that names the type.
 #[cold]
-fn untagged_error<T: Versioned, E: de::Error>(err: E) -> E {
+pub(crate) fn data_error<T: Versioned, E: de::Error>(version: Option<u32>, err: E) -> E {
+    field_error::<T, E>(version, None, err)
+}
+
+/// Like [`data_error`], naming the field whose value did not fit.
+#[cold]
+pub(crate) fn field_error<T: Versioned, E: de::Error>(
+    version: Option<u32>,
+    field: Option<&str>,
+    err: E,
+) -> E {
     let message = err.to_string();
+    // Raised by this type's own reader (a duplicate tag): it already names
+    // the type.
+    if message.starts_with(T::NAME) && message[T::NAME.len()..].starts_with(": ") {
+        return err;
+    }
+    let message = strip_position(&message);
     raise(Error::InvalidData {
         type_name: T::NAME,
-        version: None,
-        message: strip_position(&message).to_owned(),
+        version,
+        message: match field {
+            Some(field) => format!("field `{field}`: {message}"),
+            None => message.to_owned(),
+        },
     })
 }
 
@@ -277,13 +351,13 @@ pub(crate) fn with_typed_errors<T, E: fmt::Display>(
     })
 }
 
-enum Key<'de> {
+pub(crate) enum Key<'de> {
     Tag,
     Other(Content<'de>),
 }
 
-struct KeySeed {
-    tag: &'static str,
+pub(crate) struct KeySeed {
+    pub(crate) tag: &'static str,
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
@@ -356,7 +430,7 @@ impl<'de> Visitor<'de> for KeySeed {
 
 /// Reads the tag's value: `Ok(n)` for a non-negative integer, otherwise a
 /// description of what was found, for the error.
-struct TagSeed;
+pub(crate) struct TagSeed;
 
 impl<'de> DeserializeSeed<'de> for TagSeed {
     type Value = Result<u64, String>;

@@ -39,15 +39,22 @@ struct Names {
 impl Names {
     fn check<E: de::Error>(self, key: &[u8]) -> Result<(), E> {
         if key == self.tag.as_bytes() {
-            return Err(raise(Error::InvalidTag {
-                type_name: self.type_name,
-                tag: self.tag,
-                found: "a duplicate of the tag: the object holds it twice (a versioned value flattened into \
-                        this object, or the payload of a newtype variant, needs its own `tag`)"
-                    .to_owned(),
-            }));
+            return Err(raise(duplicate_tag(self.type_name, self.tag)));
         }
         Ok(())
+    }
+}
+
+/// The error for an object that holds the tag twice.
+#[cold]
+pub(crate) fn duplicate_tag(type_name: &'static str, tag: &'static str) -> Error {
+    Error::InvalidTag {
+        type_name,
+        tag,
+        found:
+            "a duplicate of the tag: the object holds it twice (a versioned value flattened into \
+                this object, or the payload of a newtype variant, needs its own `tag`)"
+                .to_owned(),
     }
 }
 

@@ -8,6 +8,7 @@ mod error;
 mod guard;
 mod history;
 pub mod json;
+mod late;
 pub mod reference;
 mod ser;
 #[cfg(feature = "store")]
@@ -107,7 +108,11 @@ pub(crate) fn readable_version<T: Versioned>(found: u64) -> Result<u32, Error> {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::content::{BufferedMap, Content};
-    pub use crate::de::{deserialize, ReadError};
+    pub use crate::de::{deserialize, finish_read, ReadError};
+    /// The reader of payloads whose tag is not first.
+    pub mod late {
+        pub use crate::late::*;
+    }
     pub use crate::ser::TagFirst;
     pub use crate::value::StepOutput;
     /// The reference semantics of each op, on a JSON object.

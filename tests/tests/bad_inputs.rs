@@ -298,7 +298,9 @@ fn rows() -> Vec<Row> {
             Trip,
             r#"{"budget":"cheap","destination":"Tokyo","schema_version":1}"#,
             "invalid_data",
-            &["version 1", "\"cheap\""],
+            // Read before the tag, as every version reads it alike: the
+            // error names the field, the version is not known yet.
+            &["field `budget`", "\"cheap\""],
         ),
         // A step function's error.
         row(
@@ -387,11 +389,11 @@ fn rows() -> Vec<Row> {
             "deep garbage in an unknown field before the tag",
             Trip,
             format!(
-                r#"{{"junk":{},"schema_version":4}}"#,
+                r#"{{"junk":{},"destination_city":"Tokyo","travelers":{{"adults":1,"children":0}},"schema_version":4}}"#,
                 deep(r#"{"a":"#, "}", 5000)
             ),
-            "invalid_data",
-            &["recursion limit"],
+            "ok",
+            &[],
         ),
         row(
             "deep garbage as the tag",
