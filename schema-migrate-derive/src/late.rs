@@ -88,7 +88,10 @@ pub fn read_late(input: &Input, plan: &Plan) -> TokenStream {
             phantom(input.generics).map(|(f, _)| quote!(#f: ::core::marker::PhantomData,));
         let upgrades = (i..last).map(|_| {
             quote! {
-                let __value = __value.__upgrade().map_err(#sm::ReadError::Migrate)?;
+                let __value = match __value.__upgrade() {
+                    ::core::result::Result::Ok(__v) => __v,
+                    ::core::result::Result::Err(__e) => break '__build ::core::result::Result::Err(#sm::ReadError::Migrate(__e)),
+                };
             }
         });
         quote! {
@@ -131,7 +134,9 @@ pub fn read_late(input: &Input, plan: &Plan) -> TokenStream {
             }
             let __version = __late.version::<__A::Error>()?;
             let __hr = __late.human_readable();
-            let __build = move || -> ::core::result::Result<Self, #sm::ReadError<__A::Error>> {
+            // A labeled block, not a closure: the values move once, into the
+            // stored version's struct.
+            let __built: ::core::result::Result<Self, #sm::ReadError<__A::Error>> = '__build: {
                 match __version {
                     #(#version_arms,)*
                     _ => ::core::result::Result::Err(#sm::ReadError::Migrate(
@@ -139,7 +144,7 @@ pub fn read_late(input: &Input, plan: &Plan) -> TokenStream {
                     )),
                 }
             };
-            #sm::finish_read::<Self, __A::Error>(__version, __build())
+            #sm::finish_read::<Self, __A::Error>(__version, __built)
         }
     }
 }
@@ -276,22 +281,33 @@ fn slot_value(slot: &Slot, names: &[(String, Name)]) -> TokenStream {
     let var = var(n);
     let missing = match (default, &with) {
         (Some(d), _) => d,
-        (None, Some(_)) => {
-            quote!(return ::core::result::Result::Err(#sm::late::missing_field(#wire)))
-        }
-        (None, None) => quote!(#sm::late::missing::<#ty, _>(#wire)?),
+        (None, Some(_)) => quote! {
+            break '__build ::core::result::Result::Err(#sm::late::missing_field(#wire))
+        },
+        (None, None) => or_break(quote!(#sm::late::missing::<#ty, _>(#wire))),
     };
     let present = match (&names[n].1, with) {
         (Name::Decode(_), _) => quote!(__v),
-        (Name::Buffer, Some(with)) => quote! {
-            #with(#sm::late::content_deserializer(__v, __hr)).map_err(#sm::ReadError::Data)?
-        },
-        (Name::Buffer, None) => quote!(#sm::late::from_content::<#ty, _>(__v, __hr)?),
+        (Name::Buffer, Some(with)) => or_break(quote! {
+            #with(#sm::late::content_deserializer(__v, __hr)).map_err(#sm::ReadError::Data)
+        }),
+        (Name::Buffer, None) => or_break(quote!(#sm::late::from_content::<#ty, _>(__v, __hr))),
     };
     quote! {
         match #var {
             ::core::option::Option::Some(__v) => #present,
             ::core::option::Option::None => #missing,
+        }
+    }
+}
+
+/// The value of a `Result<_, ReadError<_>>` expression, or the end of the
+/// build with its error.
+fn or_break(result: TokenStream) -> TokenStream {
+    quote! {
+        match #result {
+            ::core::result::Result::Ok(__v) => __v,
+            ::core::result::Result::Err(__e) => break '__build ::core::result::Result::Err(__e),
         }
     }
 }
