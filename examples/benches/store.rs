@@ -6,9 +6,12 @@
 //! Run with `cargo bench -p schema-migrate-examples --bench store`.
 //!
 //! SQLite always runs (a file in the temp directory). PostgreSQL and Redis
-//! run when `STORE_BENCH_POSTGRES_URL` / `STORE_BENCH_REDIS_URL` name a
-//! server; each run writes a fresh table / key prefix `bench_<pid>_<n>` and
-//! leaves it there (point it at a throwaway server). Optional:
+//! run on the server that `STORE_BENCH_POSTGRES_URL` / `STORE_BENCH_REDIS_URL`
+//! name, where each run writes a fresh table / key prefix `bench_<pid>_<n>`
+//! and leaves it there (point them at a throwaway server); without them, on a
+//! throwaway server started here as the tests start theirs (PostgreSQL with
+//! `fsync` off, Redis without persistence), when the binaries are installed.
+//! Optional:
 //! `STORE_BENCH_RECORDS` (default 100000), `STORE_BENCH_RUNS` (default 3).
 
 use std::hint::black_box;
@@ -17,6 +20,7 @@ use std::time::{Duration, Instant};
 use schema_migrate::store::sqlite::SqliteStore;
 use schema_migrate::store::{Migrator, Progress, RecordStore, StoreError};
 use schema_migrate_examples::{checkpoint, TripState};
+use schema_migrate_tests::servers::{postgres::Postgres, redis::Redis};
 
 const COMMAND: &str = "cargo bench -p schema-migrate-examples --bench store";
 
@@ -147,14 +151,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     std::fs::remove_dir_all(&dir)?;
 
-    for (label, var) in [
-        ("PostgreSQL", "STORE_BENCH_POSTGRES_URL"),
-        ("Redis", "STORE_BENCH_REDIS_URL"),
-    ] {
-        let Ok(url) = std::env::var(var) else {
-            println!("| {label} | - | not run: set {var} | | | |");
+    // PostgreSQL and Redis: the server named by the variable, or a throwaway
+    // one started here like the tests start theirs (Drop stops it).
+    let postgres = server_url("STORE_BENCH_POSTGRES_URL", || {
+        Postgres::start().map(|s| {
+            let url = s.url().to_owned();
+            (Box::new(s) as Box<dyn std::any::Any>, url)
+        })
+    });
+    let redis = server_url("STORE_BENCH_REDIS_URL", || {
+        Redis::start().map(|s| {
+            let url = s.url().to_owned();
+            (Box::new(s) as Box<dyn std::any::Any>, url)
+        })
+    });
+    for (label, server) in [("PostgreSQL", postgres), ("Redis", redis)] {
+        let Some((url, origin, _server)) = server else {
+            println!("| {label} | - | not run: no server binary and no URL set | | | |");
             continue;
         };
+        let label = format!("{label} ({origin})");
         for batch in [500, 2000] {
             let mut done = Vec::new();
             for _ in 0..runs {
@@ -162,8 +178,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let store = runtime.block_on(schema_migrate::store::open(&url, &name))?;
                 done.push(runtime.block_on(run_on(&store, &records, batch))?);
             }
-            print_row(label, &batch.to_string(), n, &done);
+            print_row(&label, &batch.to_string(), n, &done);
         }
     }
     Ok(())
+}
+
+/// The URL of the server to measure: the variable's, or a throwaway server's
+/// (kept alive by the returned handle). `None` when neither is available.
+#[allow(clippy::type_complexity, reason = "a local helper's one return value")]
+fn server_url<E>(
+    var: &str,
+    start: impl FnOnce() -> Result<(Box<dyn std::any::Any>, String), E>,
+) -> Option<(String, &'static str, Option<Box<dyn std::any::Any>>)> {
+    if let Ok(url) = std::env::var(var) {
+        return Some((url, "the server named by the variable", None));
+    }
+    let (server, url) = start().ok()?;
+    Some((url, "throwaway test server", Some(server)))
 }
