@@ -27,6 +27,10 @@ where
         by_reference.version, stored_at,
         "reference version, {payload}"
     );
+    assert_eq!(
+        stored.upgraded, by_reference.upgraded,
+        "whether anything was upgraded, {payload}"
+    );
     // The same entries with the tag in the middle and last, as a store that
     // reorders keys (PostgreSQL JSONB) gives them back.
     for moved in tag_moved(payload, T::TAG) {

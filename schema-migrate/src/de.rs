@@ -1,7 +1,7 @@
 //! Reading a versioned payload: find the tag, then hand the rest of the map to
 //! the typed reader of the stored version.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -62,7 +62,8 @@ pub enum ReadError<E> {
 /// A value together with the version it was stored at.
 ///
 /// Deserializing `Stored<T>` reads exactly like `T` but keeps the stored
-/// version, so a store can tell whether a record was upgraded:
+/// version, and whether reading upgraded anything, so a store can tell
+/// whether a record needs writing back:
 ///
 /// ```
 /// use schema_migrate::{Stored, Versioned};
@@ -74,27 +75,58 @@ pub enum ReadError<E> {
 /// let s: Stored<Job> = serde_json::from_str(r#"{"_version":1,"name":"sync"}"#)?;
 /// assert_eq!((s.version, s.value.retries), (1, 3));
 /// assert!(s.was_upgraded());
+///
+/// // Current itself, but holding an old nested value: still upgraded.
+/// #[derive(Debug, Versioned)]
+/// #[schema(version = 1)]
+/// struct Queue { jobs: Vec<Job> }
+///
+/// let q: Stored<Queue> = serde_json::from_str(r#"{"_version":1,"jobs":[{"_version":1,"name":"a"}]}"#)?;
+/// assert_eq!(q.version, 1);
+/// assert!(q.was_upgraded());
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored<T> {
     /// The value, at the current version.
     pub value: T,
-    /// The version the payload was stored at.
+    /// The version the payload was stored at (of `T` itself; nested
+    /// versioned values have their own).
     pub version: u32,
+    /// Whether reading upgraded anything: the payload was older than the
+    /// current version, or a versioned value nested in it was. Writing
+    /// `value` back then stores something different from what was read.
+    pub upgraded: bool,
 }
 
 impl<T: Versioned> Stored<T> {
-    /// Whether the payload was older than the current version.
+    /// Whether the payload, or a versioned value nested in it, was stored at
+    /// an older version than the current one: [`Stored::upgraded`].
     pub fn was_upgraded(&self) -> bool {
-        self.version < T::VERSION
+        self.upgraded
     }
 }
 
 impl<'de, T: DeserializeVersioned<'de>> serde::Deserialize<'de> for Stored<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserialize(deserializer).map(|(value, version)| Stored { value, version })
+        let before = upgrades();
+        deserialize(deserializer).map(|(value, version)| Stored {
+            value,
+            version,
+            upgraded: upgrades() != before,
+        })
     }
+}
+
+thread_local! {
+    // How many reads on this thread upgraded a payload, at any depth: a
+    // parent knows this way that a nested value was upgraded.
+    static UPGRADES: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The number of upgrades on this thread so far; compare two readings.
+pub(crate) fn upgrades() -> u64 {
+    UPGRADES.with(Cell::get)
 }
 
 /// Deserializes a versioned `T`, returning it with its stored version.
@@ -235,6 +267,7 @@ pub fn finish_read<T: Versioned, E: de::Error>(
     match read {
         Ok(value) => {
             if version < T::VERSION {
+                UPGRADES.with(|n| n.set(n.get().wrapping_add(1)));
                 tracing::debug!(
                     target: "schema_migrate",
                     type_name = T::NAME,

@@ -52,7 +52,12 @@ pub fn from_value<T: DeserializeVersionedOwned>(value: Value) -> Result<Stored<T
             }
         },
     };
-    T::__read_value(version, object).map(|value| Stored { value, version })
+    let before = crate::de::upgrades();
+    T::__read_value(version, object).map(|value| Stored {
+        value,
+        version,
+        upgraded: version < T::VERSION || crate::de::upgrades() != before,
+    })
 }
 
 fn invalid_tag<T: DeserializeVersionedOwned>(found: String) -> Error {

@@ -214,7 +214,8 @@ fn messagepack_named_round_trips_with_the_tag_first() {
         back,
         Stored {
             value: current(),
-            version: 4
+            version: 4,
+            upgraded: false
         }
     );
 }
@@ -266,7 +267,8 @@ fn cbor_upgrades_tag_first_and_last() {
         got,
         Stored {
             value: upgraded_v1(),
-            version: 1
+            version: 1,
+            upgraded: true
         }
     );
 }
@@ -405,7 +407,8 @@ fn typed_error_still_recovers_through_json_for_comparison() {
         ok,
         Stored {
             value: upgraded_v2(),
-            version: 2
+            version: 2,
+            upgraded: true
         }
     );
     assert_eq!(TripState::VERSION, 4);

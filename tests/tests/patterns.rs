@@ -1225,7 +1225,8 @@ fn k_stored_gives_the_stored_version() {
                 max_retries: 1,
                 tools: vec![],
             },
-            version: 3
+            version: 3,
+            upgraded: false
         }
     );
     assert!(!s.was_upgraded());

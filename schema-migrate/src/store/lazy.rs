@@ -67,6 +67,9 @@ pub struct Loaded<T> {
     pub value: T,
     /// The version the record was stored at.
     pub version: u32,
+    /// Whether loading upgraded anything: the record, or a versioned value
+    /// nested in it (its messages, say), was stored at an older version.
+    pub upgraded: bool,
     /// The record's revision: the one read, or the new one if the upgraded
     /// record was written back. Pass it to [`Lazy::save_if`].
     pub revision: u64,
@@ -75,9 +78,10 @@ pub struct Loaded<T> {
 }
 
 impl<T: Versioned> Loaded<T> {
-    /// Whether the record was stored at an older version than `T`'s.
+    /// Whether the record, or a versioned value nested in it, was stored
+    /// at an older version: [`Loaded::upgraded`].
     pub fn was_upgraded(&self) -> bool {
-        self.version < T::VERSION
+        self.upgraded
     }
 }
 
@@ -202,6 +206,7 @@ where
         let mut loaded = Loaded {
             value: stored.value,
             version: stored.version,
+            upgraded: stored.upgraded,
             revision: record.revision,
             write_back: WriteBack::NotNeeded,
         };
