@@ -221,3 +221,45 @@ fn progress_events_name_the_last_key_done() {
     assert!(warning.contains("kind=\"future_version\""), "{warning}");
     assert!(text.contains("batch migration done"), "{text}");
 }
+
+/// Every `--progress` mode the help text documents is accepted, and
+/// `--progress lines` prints plain progress lines naming the last key done.
+#[tokio::test]
+async fn cli_accepts_every_documented_progress_mode() {
+    use schema_migrate::store::cli::{parse, Command as Parsed, USAGE};
+    use schema_migrate::store::Progress;
+    use std::process::Command;
+
+    for (mode, want) in [
+        ("auto", Progress::Auto),
+        ("bar", Progress::Bar),
+        ("lines", Progress::Lines),
+        ("events", Progress::Events),
+    ] {
+        assert!(USAGE.contains(mode), "{mode} is not in the help");
+        let args = ["--store", "sqlite:x.db", "--progress", mode].map(String::from);
+        match parse(args) {
+            Ok(Parsed::Run(options)) => assert_eq!(options.progress, want, "{mode}"),
+            other => panic!("--progress {mode}: {other:?}"),
+        }
+    }
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("lines.db"), "t")
+        .await
+        .unwrap();
+    schema_migrate_tests::store::fill(&store, 20, 1, |_| 1).await;
+    let url = format!("sqlite:{}", dir.path().join("lines.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_store_child"))
+        .args(["--store", &url, "--table", "t", "--progress", "lines"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("20 scanned") && l.contains("at trip-000019")),
+        "{stderr}"
+    );
+}

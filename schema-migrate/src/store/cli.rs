@@ -150,14 +150,15 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
                 );
             }
             "--progress" => {
-                let v = value("auto, bar or events")?;
+                let v = value("auto, bar, lines or events")?;
                 progress = match v.as_str() {
                     "auto" => Progress::Auto,
                     "bar" => Progress::Bar,
+                    "lines" => Progress::Lines,
                     "events" => Progress::Events,
                     _ => {
                         return Err(format!(
-                            "--progress: expected auto, bar or events, got {v:?}"
+                            "--progress: expected auto, bar, lines or events, got {v:?}"
                         ))
                     }
                 };
