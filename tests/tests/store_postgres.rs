@@ -445,3 +445,60 @@ async fn racing_writers_on_two_connections_never_both_win() {
         assert_eq!(record.payload, expected, "{key}: the winner's payload");
     }
 }
+
+/// The CLI creates no table: a misspelled one is a usage error (exit 2)
+/// naming it, without the URL's password, and no table appears; an existing
+/// table migrates as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_creates_no_table() {
+    let Some((server, store)) = fresh().await else {
+        return;
+    };
+    store
+        .put("trip-1", r#"{"schema_version":1,"destination":"Oslo"}"#)
+        .await
+        .unwrap();
+    let typo = format!("{}_typo", store.table());
+    let child = env!("CARGO_BIN_EXE_store_child");
+    for extra in [&["--dry-run"][..], &[]] {
+        let out = std::process::Command::new(child)
+            .args([
+                "--store",
+                server.url(),
+                "--table",
+                &typo,
+                "--progress",
+                "events",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!("no table `{typo}` in ")),
+            "{stderr}"
+        );
+        assert_eq!(
+            server
+                .psql(&format!("SELECT to_regclass('\"{typo}\"') IS NULL"))
+                .as_deref(),
+            Ok("t"),
+            "the CLI created {typo}"
+        );
+    }
+    let out = std::process::Command::new(child)
+        .args([
+            "--store",
+            server.url(),
+            "--table",
+            store.table(),
+            "--progress",
+            "events",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("upgraded         1"), "{stdout}");
+}

@@ -536,3 +536,33 @@ async fn batches_larger_than_one_script_call() {
         }
     }
 }
+
+/// The CLI on a prefix with no records: nothing to create, so it runs, but
+/// warns that nothing was found under the prefix (a misspelled prefix).
+#[tokio::test]
+async fn cli_warns_when_the_prefix_holds_no_records() {
+    let Some((store, server)) = fresh_store().await else {
+        return;
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_store_child"))
+        .args([
+            "--store",
+            server.url(),
+            "--prefix",
+            store.prefix(),
+            "--progress",
+            "events",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "warning: no records found under the prefix `{}`",
+            store.prefix()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(server.cli(&["EXISTS", store.prefix()]).trim(), "0");
+}

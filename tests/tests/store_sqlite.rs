@@ -263,3 +263,98 @@ async fn cli_accepts_every_documented_progress_mode() {
         "{stderr}"
     );
 }
+
+/// The CLI creates nothing: a misspelled file or table is a usage error
+/// (exit 2) naming it, with no file or table left behind, and a dry run on
+/// an existing file leaves the file byte-identical (journal mode included).
+#[tokio::test]
+async fn cli_creates_no_file_or_table_and_a_dry_run_writes_nothing() {
+    use std::process::Command;
+
+    let child = env!("CARGO_BIN_EXE_store_child");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |url: &str, table: &str, extra: &[&str]| {
+        let out = Command::new(child)
+            .args(["--store", url, "--table", table, "--progress", "events"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    // A file that does not exist.
+    let typo = dir.path().join("typo.db");
+    let typo_url = format!("sqlite:{}", typo.display());
+    for extra in [&["--dry-run"][..], &[]] {
+        let (code, _, stderr) = run(&typo_url, "checkpoints", extra);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("no SQLite file at"), "{stderr}");
+        assert!(!typo.exists(), "the CLI created {}", typo.display());
+    }
+
+    // A file made by someone else, in the default rollback journal mode,
+    // holding the table `checkpoints`.
+    let path = dir.path().join("app.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE checkpoints (key TEXT PRIMARY KEY NOT NULL, payload TEXT NOT NULL, revision INTEGER NOT NULL);
+             INSERT INTO checkpoints VALUES ('trip-1', '{\"schema_version\":1,\"destination\":\"Oslo\"}', 1);",
+        )
+        .unwrap();
+    }
+    let url = format!("sqlite:{}", path.display());
+    let before = std::fs::read(&path).unwrap();
+
+    let (code, _, stderr) = run(&url, "chekpoints", &["--dry-run"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("no table `chekpoints` in {url}")),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&url, "chekpoints", &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let (code, stdout, stderr) = run(&url, "checkpoints", &["--dry-run"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("would upgrade    1"), "{stdout}");
+
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the dry run wrote");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete", "the journal mode was switched");
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tables, ["checkpoints"], "the CLI created a table");
+    drop(conn);
+
+    // The real run writes; an empty table is a warning, not an error.
+    let (code, stdout, stderr) = run(&url, "checkpoints", &[]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("upgraded         1"), "{stdout}");
+    SqliteStore::open(&path, "empty").await.unwrap();
+    let (code, _, stderr) = run(&url, "empty", &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: no records found in the table `empty`"),
+        "{stderr}"
+    );
+
+    // `store::open` still creates, for programs that own their store.
+    let owned = dir.path().join("owned.db");
+    let store = schema_migrate::store::open(&format!("sqlite:{}", owned.display()), "t")
+        .await
+        .unwrap();
+    drop(store);
+    assert!(owned.exists());
+}

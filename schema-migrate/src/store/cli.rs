@@ -220,8 +220,14 @@ async fn migrate<T>(options: Options) -> ExitCode
 where
     T: Versioned + DeserializeVersionedOwned + Serialize,
 {
-    let store = match super::open(&options.store, &options.table).await {
+    // Nothing is created: a dry run writes nothing, and a misspelled file or
+    // table is an error rather than an empty store that migrates fine.
+    let store = match super::open_existing(&options.store, &options.table).await {
         Ok(store) => store,
+        Err(e) if e.is_usage() => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(3);
@@ -247,8 +253,23 @@ where
     if let Some(limit) = options.limit {
         migrator = migrator.limit(limit);
     }
+    let backend = store.backend();
     match migrator.run(&store).await {
         Ok(report) => {
+            if report.scanned == 0 && report.resumed_from.is_none() {
+                let (what, hint) = if backend == "redis" {
+                    (
+                        "under the prefix",
+                        " (records written by other programs are indexed by RedisStore::reindex)",
+                    )
+                } else {
+                    ("in the table", "")
+                };
+                eprintln!(
+                    "warning: no records found {what} `{}`: is the name right?{hint}",
+                    options.table
+                );
+            }
             println!("{report:#}");
             if !report.conflicts.is_empty() {
                 println!(

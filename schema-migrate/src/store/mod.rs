@@ -22,7 +22,7 @@ pub mod sqlite;
 
 pub use batch::{Failure, Migrator, Progress, Report, RunError, DEFAULT_BATCH_SIZE};
 pub use lazy::{Lazy, LazyError, Loaded, WriteBack};
-pub use open::{open, AnyStore};
+pub use open::{open, open_existing, AnyStore};
 
 /// A stored record as read: its key, its JSON payload and its revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +132,8 @@ forward_store!(&S, std::sync::Arc<S>);
 pub struct StoreError {
     backend: &'static str,
     operation: &'static str,
+    /// The store was named wrongly (see [`StoreError::is_usage`]).
+    usage: bool,
     source: Box<dyn std::error::Error + Send + Sync>,
 }
 
@@ -146,8 +148,31 @@ impl StoreError {
         StoreError {
             backend,
             operation,
+            usage: false,
             source: source.into(),
         }
+    }
+
+    /// An error in how the store was named rather than in the engine: an
+    /// invalid table name or prefix, an unknown URL scheme, a backend not
+    /// compiled in, a file or table that does not exist.
+    pub(crate) fn usage(
+        backend: &'static str,
+        operation: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        StoreError {
+            usage: true,
+            ..StoreError::new(backend, operation, source)
+        }
+    }
+
+    /// Whether the store was named wrongly (an invalid table name or prefix,
+    /// an unknown URL scheme, a backend this build lacks, a file or table
+    /// that does not exist) rather than the engine failing: fix the command
+    /// line or configuration; retrying will not help.
+    pub fn is_usage(&self) -> bool {
+        self.usage
     }
 
     /// The backend: `"sqlite"`, `"postgres"` or `"redis"`.

@@ -48,6 +48,44 @@ pub enum AnyStore {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub async fn open(url: &str, name: &str) -> Result<AnyStore, StoreError> {
+    open_url(url, name, Create::IfMissing).await
+}
+
+/// Like [`open`], but creates nothing: the SQLite file and table, or the
+/// PostgreSQL table, must exist, so that a dry run writes nothing and a
+/// misspelled name is an error rather than a new, empty store. The error
+/// names what is missing and is a usage error ([`StoreError::is_usage`]).
+/// The SQLite file's journal mode is left as it is.
+///
+/// Redis has nothing to create; an empty prefix opens as an empty store.
+///
+/// The ready command line ([`cli`](super::cli)) opens stores this way.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let dir = std::env::temp_dir().join(format!("sm-open-existing-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let url = format!("sqlite:{}", dir.join("typo.db").display());
+/// let err = schema_migrate::store::open_existing(&url, "checkpoints").await.unwrap_err();
+/// assert!(err.is_usage(), "{err}");
+/// assert!(!dir.join("typo.db").exists());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub async fn open_existing(url: &str, name: &str) -> Result<AnyStore, StoreError> {
+    open_url(url, name, Create::No).await
+}
+
+/// Whether opening may create the file or table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Create {
+    IfMissing,
+    No,
+}
+
+async fn open_url(url: &str, name: &str, create: Create) -> Result<AnyStore, StoreError> {
     let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
     match scheme {
         "sqlite" => {
@@ -62,9 +100,9 @@ pub async fn open(url: &str, name: &str) -> Result<AnyStore, StoreError> {
                     "the URL names no file: expected sqlite:path/to/file.db",
                 ));
             }
-            open_sqlite(path, name).await
+            open_sqlite(path, name, create).await
         }
-        "postgres" | "postgresql" => open_postgres(url, name).await,
+        "postgres" | "postgresql" => open_postgres(url, name, create).await,
         "redis" | "rediss" => open_redis(url, name).await,
         // Only the scheme is echoed: the rest of a URL may hold a password.
         _ => Err(StoreError::new(
@@ -79,21 +117,25 @@ pub async fn open(url: &str, name: &str) -> Result<AnyStore, StoreError> {
 }
 
 #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
-async fn open_sqlite(path: &str, name: &str) -> Result<AnyStore, StoreError> {
+async fn open_sqlite(path: &str, name: &str, create: Create) -> Result<AnyStore, StoreError> {
     #[cfg(feature = "sqlite")]
-    return super::sqlite::SqliteStore::open(path, name)
-        .await
-        .map(AnyStore::Sqlite);
+    return match create {
+        Create::IfMissing => super::sqlite::SqliteStore::open(path, name).await,
+        Create::No => super::sqlite::SqliteStore::open_existing(path, name).await,
+    }
+    .map(AnyStore::Sqlite);
     #[cfg(not(feature = "sqlite"))]
     Err(feature_off("sqlite"))
 }
 
 #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
-async fn open_postgres(url: &str, name: &str) -> Result<AnyStore, StoreError> {
+async fn open_postgres(url: &str, name: &str, create: Create) -> Result<AnyStore, StoreError> {
     #[cfg(feature = "postgres")]
-    return super::postgres::PostgresStore::connect(url, name)
-        .await
-        .map(AnyStore::Postgres);
+    return match create {
+        Create::IfMissing => super::postgres::PostgresStore::connect(url, name).await,
+        Create::No => super::postgres::PostgresStore::connect_existing(url, name).await,
+    }
+    .map(AnyStore::Postgres);
     #[cfg(not(feature = "postgres"))]
     Err(feature_off("postgres"))
 }

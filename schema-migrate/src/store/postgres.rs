@@ -99,22 +99,36 @@ impl PostgresStore {
     /// [`PostgresStore::with_client`].
     pub async fn connect(url: &str, table: &str) -> Result<Self, StoreError> {
         validate_table(table)?;
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            StoreError::new(
-                BACKEND,
-                "connect",
-                "no tokio runtime: connect from inside a tokio runtime, which runs the connection",
-            )
-        })?;
-        let (client, connection) = tokio_postgres::connect(url, NoTls)
-            .await
-            .map_err(|e| pg_error("connect", e))?;
-        runtime.spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::warn!(target: "schema_migrate", %error, "postgres store: the connection failed");
-            }
-        });
+        let client = connect_client(url).await?;
         Self::with_client(client, table).await
+    }
+
+    /// Like [`PostgresStore::connect`], but creates nothing: `table` must
+    /// exist (checked with `to_regclass`), so that a dry run writes nothing
+    /// and a misspelled name is an error ([`StoreError::is_usage`]) rather
+    /// than a new, empty table.
+    pub async fn connect_existing(url: &str, table: &str) -> Result<Self, StoreError> {
+        validate_table(table)?;
+        let client = connect_client(url).await?;
+        let exists = client
+            .query_one(
+                "SELECT to_regclass($1::text) IS NOT NULL",
+                &[&format!("\"{table}\"")],
+            )
+            .await
+            .and_then(|row| row.try_get::<_, bool>(0))
+            .map_err(|e| pg_error("open", e))?;
+        if !exists {
+            return Err(StoreError::usage(
+                BACKEND,
+                "open",
+                format!(
+                    "no table `{table}` in {}: nothing was created",
+                    without_password(url)
+                ),
+            ));
+        }
+        Self::prepare(client, table).await
     }
 
     /// Uses an already connected client (for instance one connected with a
@@ -138,7 +152,12 @@ impl PostgresStore {
                 return Err(pg_error("create table", error));
             }
         }
+        Self::prepare(client, table).await
+    }
 
+    /// Prepares the statements on `table`, which exists.
+    async fn prepare(client: Client, table: &str) -> Result<Self, StoreError> {
+        let quoted = format!("\"{table}\"");
         let prepare = |sql: String| {
             let client = &client;
             async move {
@@ -209,6 +228,46 @@ impl PostgresStore {
     pub fn table(&self) -> &str {
         &self.table
     }
+}
+
+/// Connects to `url` without TLS, running the connection as a task on the
+/// current tokio runtime.
+async fn connect_client(url: &str) -> Result<Client, StoreError> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+        StoreError::new(
+            BACKEND,
+            "connect",
+            "no tokio runtime: connect from inside a tokio runtime, which runs the connection",
+        )
+    })?;
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(|e| pg_error("connect", e))?;
+    runtime.spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(target: "schema_migrate", %error, "postgres store: the connection failed");
+        }
+    });
+    Ok(client)
+}
+
+/// `url` without the password of its user part, for messages.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "the database".to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => {
+            let user = user.split_once(':').map_or(user, |(user, _)| user);
+            format!("{user}@{host}")
+        }
+        None => authority.to_owned(),
+    };
+    // A query string may hold a password too.
+    let path = path.split_once('?').map_or(path, |(path, _)| path);
+    format!("{scheme}://{authority}{path}")
 }
 
 impl RecordStore for PostgresStore {

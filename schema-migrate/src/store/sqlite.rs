@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::{check_identifier, Cas, CasWrite, Record, RecordStore, StoreError};
 
@@ -62,10 +62,14 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if missing) the SQLite file at `path` and the table
-    /// `table` in it.
+    /// `table` in it, and switches the file to WAL mode.
     ///
     /// `table` must be a plain SQL identifier (`[A-Za-z_][A-Za-z0-9_]*`);
     /// anything else is refused rather than quoted.
+    ///
+    /// This is for a program that owns its store. To migrate a store that
+    /// must already exist (a command line, where a typo must not create an
+    /// empty file and report success), use [`SqliteStore::open_existing`].
     pub async fn open(path: impl AsRef<Path>, table: &str) -> Result<Self, StoreError> {
         check_identifier(BACKEND, "table", table)?;
         let path = path.as_ref().to_owned();
@@ -88,36 +92,85 @@ impl SqliteStore {
                      revision INTEGER NOT NULL
                  )"
             ))?;
-            // Keys are TEXT with SQLite's default BINARY collation, which
-            // compares with memcmp: byte order, as the trait promises.
-            let sql = Sql {
-                get: format!("SELECT payload, revision FROM {table} WHERE key = ?1"),
-                put: format!(
-                    "INSERT INTO {table} (key, payload, revision) VALUES (?1, ?2, 1)
-                     ON CONFLICT (key) DO UPDATE SET payload = excluded.payload,
-                     revision = {table}.revision + 1
-                     RETURNING revision"
-                ),
-                cas: format!(
-                    "UPDATE {table} SET payload = ?1, revision = revision + 1
-                     WHERE key = ?2 AND revision = ?3
-                     RETURNING revision"
-                ),
-                scan_from_start: format!(
-                    "SELECT key, payload, revision FROM {table} ORDER BY key LIMIT ?1"
-                ),
-                scan_after: format!(
-                    "SELECT key, payload, revision FROM {table} WHERE key > ?1 ORDER BY key LIMIT ?2"
-                ),
-            };
-            Ok(SqliteStore {
-                inner: Arc::new(Inner {
-                    conn: Mutex::new(conn),
-                    sql,
-                }),
-            })
+            Ok(Self::with_connection(conn, &table))
         })
         .await
+    }
+
+    /// Opens the SQLite file at `path` and the table `table` in it, both of
+    /// which must exist: nothing is created and the file's journal mode is
+    /// left as it is, so opening for a dry run writes nothing. A missing
+    /// file or table is an error ([`StoreError::is_usage`]) naming it.
+    ///
+    /// The table name rules are those of [`SqliteStore::open`].
+    pub async fn open_existing(path: impl AsRef<Path>, table: &str) -> Result<Self, StoreError> {
+        check_identifier(BACKEND, "table", table)?;
+        let path = path.as_ref().to_owned();
+        let table = table.to_owned();
+        let shown = path.display().to_string();
+        let name = table.clone();
+        if !path.is_file() {
+            return Err(StoreError::usage(
+                BACKEND,
+                "open",
+                format!("no SQLite file at {shown} (sqlite:{shown}): nothing was created"),
+            ));
+        }
+        let opened = blocking("open", move || {
+            // No SQLITE_OPEN_CREATE: a file removed since the check above is
+            // an error, not a new empty database.
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = Connection::open_with_flags(&path, flags)?;
+            conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            let exists: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE)",
+                params![table],
+                |row| row.get(0),
+            )?;
+            Ok(exists.then(|| Self::with_connection(conn, &table)))
+        })
+        .await?;
+        opened.ok_or_else(|| {
+            StoreError::usage(
+                BACKEND,
+                "open",
+                format!("no table `{name}` in sqlite:{shown}: nothing was created"),
+            )
+        })
+    }
+
+    /// The store over an open connection whose table exists.
+    fn with_connection(conn: Connection, table: &str) -> Self {
+        // Keys are TEXT with SQLite's default BINARY collation, which
+        // compares with memcmp: byte order, as the trait promises.
+        let sql = Sql {
+            get: format!("SELECT payload, revision FROM {table} WHERE key = ?1"),
+            put: format!(
+                "INSERT INTO {table} (key, payload, revision) VALUES (?1, ?2, 1)
+                 ON CONFLICT (key) DO UPDATE SET payload = excluded.payload,
+                 revision = {table}.revision + 1
+                 RETURNING revision"
+            ),
+            cas: format!(
+                "UPDATE {table} SET payload = ?1, revision = revision + 1
+                 WHERE key = ?2 AND revision = ?3
+                 RETURNING revision"
+            ),
+            scan_from_start: format!(
+                "SELECT key, payload, revision FROM {table} ORDER BY key LIMIT ?1"
+            ),
+            scan_after: format!(
+                "SELECT key, payload, revision FROM {table} WHERE key > ?1 ORDER BY key LIMIT ?2"
+            ),
+        };
+        SqliteStore {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                sql,
+            }),
+        }
     }
 
     /// Runs `f` with the connection on the blocking pool.
