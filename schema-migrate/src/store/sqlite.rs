@@ -85,8 +85,9 @@ impl SqliteStore {
             // A rowid table, not WITHOUT ROWID: payloads are about a
             // kilobyte, and rows that large in the key's B-tree halve the
             // batch throughput (measured: 27k against 52k records/s).
+            let quoted = quote(&table);
             conn.execute_batch(&format!(
-                "CREATE TABLE IF NOT EXISTS {table} (
+                "CREATE TABLE IF NOT EXISTS {quoted} (
                      key TEXT PRIMARY KEY NOT NULL,
                      payload TEXT NOT NULL,
                      revision INTEGER NOT NULL
@@ -143,6 +144,8 @@ impl SqliteStore {
 
     /// The store over an open connection whose table exists.
     fn with_connection(conn: Connection, table: &str) -> Self {
+        // Quoted, so that a name that is a keyword (`order`) works.
+        let table = quote(table);
         // Keys are TEXT with SQLite's default BINARY collation, which
         // compares with memcmp: byte order, as the trait promises.
         let sql = Sql {
@@ -199,6 +202,12 @@ async fn blocking<R: Send + 'static>(
         Ok(result) => result.map_err(|e| StoreError::new(BACKEND, operation, e)),
         Err(join) => Err(StoreError::new(BACKEND, operation, join)),
     }
+}
+
+/// `table` (a checked identifier, so it holds no quote) as a quoted SQL
+/// identifier, so that a name that is a keyword (`order`, `group`) works.
+fn quote(table: &str) -> String {
+    format!("\"{table}\"")
 }
 
 fn revision(value: i64) -> u64 {
