@@ -566,3 +566,99 @@ async fn cli_warns_when_the_prefix_holds_no_records() {
     );
     assert_eq!(server.cli(&["EXISTS", store.prefix()]).trim(), "0");
 }
+
+/// A record whose revision is not an integer the store can bump (text, or
+/// at i64::MAX) fails the whole call before any write: Redis does not roll
+/// a script back, so checking as it writes would leave the batch half
+/// applied.
+#[tokio::test]
+async fn a_corrupt_revision_fails_the_batch_before_any_write() {
+    let Some((store, server)) = fresh_store().await else {
+        return;
+    };
+    let prefix = store.prefix().to_owned();
+    store
+        .put_many(&[
+            ("a".into(), "1".into()),
+            ("b".into(), "1".into()),
+            ("c".into(), "1".into()),
+        ])
+        .await
+        .unwrap();
+    let snapshot = |store: RedisStore| async move { scan_all(&store, 10).await };
+
+    // i64::MAX: equal to what the writer expects, so the CAS would write
+    // the payload, then fail to bump the revision.
+    let max = i64::MAX.to_string();
+    server.cli(&["HSET", &format!("{prefix}:b"), "revision", &max]);
+    let before = snapshot(store.clone()).await;
+    let error = store
+        .compare_and_swap(&[
+            write("a", 1, "2"),
+            write("b", i64::MAX as u64, "2"),
+            write("c", 1, "2"),
+        ])
+        .await
+        .expect_err("a revision that cannot be bumped");
+    assert!(
+        error.to_string().contains(&format!("{prefix}:b")),
+        "{error}"
+    );
+    assert_eq!(
+        snapshot(store.clone()).await,
+        before,
+        "the CAS half-applied"
+    );
+    let error = store
+        .put_many(&[("a".into(), "3".into()), ("b".into(), "3".into())])
+        .await
+        .expect_err("a revision that cannot be bumped");
+    assert!(error.to_string().contains("nothing was written"), "{error}");
+    assert_eq!(
+        snapshot(store.clone()).await,
+        before,
+        "put_many half-applied"
+    );
+
+    // Not a number at all.
+    server.cli(&["HSET", &format!("{prefix}:b"), "revision", "12x"]);
+    let error = store
+        .put_many(&[
+            ("a".into(), "4".into()),
+            ("new".into(), "4".into()),
+            ("b".into(), "4".into()),
+        ])
+        .await
+        .expect_err("a revision that is not a number");
+    assert!(error.to_string().contains("12x"), "{error}");
+    assert_eq!(store.get("a").await.unwrap().unwrap().payload, "1");
+    assert_eq!(store.get("new").await.unwrap(), None);
+    let error = store
+        .put("b", "5")
+        .await
+        .expect_err("a revision that is not a number");
+    assert!(error.to_string().contains("nothing was written"), "{error}");
+    assert_eq!(
+        server
+            .cli(&["HGET", &format!("{prefix}:b"), "payload"])
+            .trim(),
+        "1"
+    );
+    let error = store
+        .compare_and_swap(&[write("a", 1, "6"), write("b", 12, "6")])
+        .await
+        .expect_err("a revision that is not a number");
+    assert!(error.to_string().contains("12x"), "{error}");
+    assert_eq!(store.get("a").await.unwrap().unwrap().revision, 1);
+
+    // Repaired, the same batch goes through.
+    server.cli(&["HSET", &format!("{prefix}:b"), "revision", "1"]);
+    let outcomes = store
+        .compare_and_swap(&[write("a", 1, "7"), write("b", 1, "7")])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        [Cas::Written { revision: 2 }, Cas::Written { revision: 2 }]
+    );
+}

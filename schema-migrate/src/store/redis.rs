@@ -37,8 +37,11 @@
 //! [`RecordStore::compare_and_swap`] or [`RecordStore::put_many`] writes is
 //! one script call, so one round trip, up to [`RedisStore::MAX_BATCH`]
 //! writes (larger batches are split into calls of that size, each atomic).
-//! Before writing, a script checks that no key it is about to touch holds a
-//! value of another type, so that it fails before it has written anything.
+//! Redis does not roll a script back when a command in it fails, so before
+//! writing, a script checks every key it is about to touch: it must hold no
+//! value of another type, and its `revision`, if any, must be an integer the
+//! store can add one to (all digits, at most 18). A call that fails the check
+//! fails as a whole, before it has written anything.
 //!
 //! Scripts touch keys that they compute from the prefix, which Redis allows
 //! on a single server (with replicas) but not on Redis Cluster.
@@ -70,17 +73,43 @@ use super::{check_identifier, Cas, CasWrite, Record, RecordStore, StoreError};
 
 const BACKEND: &str = "redis";
 
+/// The check every writing script makes of every key it is about to touch,
+/// before it writes anything: Redis does not roll a script back, so a
+/// command that fails half way (`HINCRBY` on a revision that is not an
+/// integer, or that would overflow) would leave the writes before it
+/// applied. The key must be absent or a hash whose `revision`, if any, is
+/// all digits and at most 18 of them (below `i64::MAX`, so `HINCRBY` can
+/// add one). Returns an error reply naming the key, or nil.
+macro_rules! check_function {
+    () => {
+        r#"
+local function check(key)
+  local t = redis.call('TYPE', key).ok
+  if t == 'none' then return nil end
+  if t ~= 'hash' then
+    return redis.error_reply('key ' .. key .. ' holds a ' .. t .. ', not a record hash; nothing was written')
+  end
+  local revision = redis.call('HGET', key, 'revision')
+  if revision and (#revision > 18 or not string.match(revision, '^%d+$')) then
+    return redis.error_reply('record ' .. key .. ' has revision "' .. revision .. '", not an integer this store wrote; nothing was written')
+  end
+  return nil
+end
+"#
+    };
+}
+
 /// Writes `payload` under a key unconditionally.
 ///
 /// KEYS[1]: the index. ARGV[1]: the key prefix with its colon, then pairs of
 /// (key, payload). Returns the new revision of each record, in order.
-const PUT_SCRIPT: &str = r#"
+const PUT_SCRIPT: &str = concat!(
+    check_function!(),
+    r#"
 local index, prefix = KEYS[1], ARGV[1]
 for i = 2, #ARGV, 2 do
-  local t = redis.call('TYPE', prefix .. ARGV[i]).ok
-  if t ~= 'hash' and t ~= 'none' then
-    return redis.error_reply('key ' .. prefix .. ARGV[i] .. ' holds a ' .. t .. ', not a record hash; nothing was written')
-  end
+  local err = check(prefix .. ARGV[i])
+  if err then return err end
 end
 local out = {}
 for i = 2, #ARGV, 2 do
@@ -90,7 +119,8 @@ for i = 2, #ARGV, 2 do
   out[#out + 1] = redis.call('HINCRBY', key, 'revision', 1)
 end
 return out
-"#;
+"#
+);
 
 /// Compare-and-swap writes.
 ///
@@ -100,13 +130,13 @@ return out
 /// revision) is a conflict, since compare-and-swap never creates a record.
 /// Revisions are compared as the decimal text both sides write, so no
 /// floating-point conversion is involved.
-const CAS_SCRIPT: &str = r#"
+const CAS_SCRIPT: &str = concat!(
+    check_function!(),
+    r#"
 local index, prefix = KEYS[1], ARGV[1]
 for i = 2, #ARGV, 3 do
-  local t = redis.call('TYPE', prefix .. ARGV[i]).ok
-  if t ~= 'hash' and t ~= 'none' then
-    return redis.error_reply('key ' .. prefix .. ARGV[i] .. ' holds a ' .. t .. ', not a record hash; nothing was written')
-  end
+  local err = check(prefix .. ARGV[i])
+  if err then return err end
 end
 local out = {}
 for i = 2, #ARGV, 3 do
@@ -121,7 +151,8 @@ for i = 2, #ARGV, 3 do
   end
 end
 return out
-"#;
+"#
+);
 
 /// Up to ARGV[3] records after ARGV[2] (a `ZRANGEBYLEX` bound: `-` or
 /// `(key`). KEYS[1]: the index. ARGV[1]: the key prefix with its colon.
