@@ -402,3 +402,72 @@ async fn cli_creates_no_file_or_table_and_a_dry_run_writes_nothing() {
     drop(store);
     assert!(owned.exists());
 }
+
+/// A record the store cannot decode (a payload that is not UTF-8, a
+/// revision that is not an integer) stops the run with an error naming its
+/// key, so that it can be repaired or deleted and the run resumed.
+#[tokio::test]
+async fn an_undecodable_record_is_named_by_its_key() {
+    use schema_migrate::store::{Migrator, Progress, RecordStore};
+    use schema_migrate_tests::store::fixture::TripState;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bad.db");
+    let store = SqliteStore::open(&path, "t").await.unwrap();
+    schema_migrate_tests::store::fill(&store, 10, 1, |_| 1).await;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "INSERT INTO t VALUES ('trip-000005-bad', CAST(x'7B22FF22' AS TEXT), 1);
+         INSERT INTO t VALUES ('trip-000007-rev', '{}', 'abc');",
+    )
+    .unwrap();
+
+    let error = store.get("trip-000005-bad").await.unwrap_err().to_string();
+    assert!(
+        error.contains(r#"record "trip-000005-bad": payload is not valid UTF-8"#),
+        "{error}"
+    );
+    let error = store.get("trip-000007-rev").await.unwrap_err().to_string();
+    assert!(
+        error.contains(r#"record "trip-000007-rev": revision is "abc", not an integer"#),
+        "{error}"
+    );
+
+    let migrator = Migrator::<TripState>::new()
+        .batch_size(3)
+        .progress(Progress::Events);
+    let error = migrator
+        .run(&store)
+        .await
+        .expect_err("an undecodable record");
+    let text = error.to_string();
+    assert!(
+        text.contains(r#"record "trip-000005-bad": payload is not valid UTF-8"#),
+        "{text}"
+    );
+    assert_eq!(error.report.last_key.as_deref(), Some("trip-000005"));
+
+    // Deleted, the run resumes and stops at the next one, named too.
+    conn.execute("DELETE FROM t WHERE key = 'trip-000005-bad'", [])
+        .unwrap();
+    let error = migrator
+        .clone()
+        .resume_from("trip-000005")
+        .run(&store)
+        .await
+        .expect_err("an undecodable revision");
+    assert!(error.to_string().contains("trip-000007-rev"), "{error}");
+    conn.execute("DELETE FROM t WHERE key = 'trip-000007-rev'", [])
+        .unwrap();
+    // No batch of that run was done before the error: resume where it began.
+    let last = (error.report.last_key.clone()).unwrap_or_else(|| "trip-000005".to_owned());
+    let report = migrator
+        .resume_from(last)
+        .run(&store)
+        .await
+        .expect("nothing left to stop it");
+    assert!(report.finished && report.failed.is_empty(), "{report:#}");
+    for record in schema_migrate_tests::store::scan_all(&store, 100).await {
+        assert_eq!(schema_migrate_tests::store::read(&record).1, 4);
+    }
+}

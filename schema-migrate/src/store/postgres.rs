@@ -281,8 +281,17 @@ impl RecordStore for PostgresStore {
         row.map(|row| {
             Ok(Record {
                 key: key.to_owned(),
-                payload: row.try_get(0).map_err(|e| pg_error("get", e))?,
-                revision: revision("get", row.try_get(1).map_err(|e| pg_error("get", e))?)?,
+                payload: row.try_get(0).map_err(|e| {
+                    StoreError::new(
+                        BACKEND,
+                        "get",
+                        format!("record {key:?}: payload: {}", PgError(e)),
+                    )
+                })?,
+                revision: revision("get", row.try_get(1).map_err(|e| pg_error("get", e))?)
+                    .map_err(|e| {
+                        StoreError::new(BACKEND, "get", format!("record {key:?}: {}", e.source))
+                    })?,
             })
         })
         .transpose()
@@ -386,10 +395,20 @@ impl RecordStore for PostgresStore {
         .map_err(|e| pg_error("scan", e))?;
         rows.into_iter()
             .map(|row| {
+                let key: String = row.try_get(0).map_err(|e| pg_error("scan", e))?;
+                // Name the record in what cannot be read, so that it can be
+                // repaired or deleted and a run resumed.
+                let named = |what: &str, error: &dyn fmt::Display| {
+                    StoreError::new(BACKEND, "scan", format!("record {key:?}: {what}: {error}"))
+                };
+                let payload = row.try_get(1).map_err(|e| named("payload", &PgError(e)))?;
+                let stored: i64 = row.try_get(2).map_err(|e| named("revision", &PgError(e)))?;
+                let revision = u64::try_from(stored)
+                    .map_err(|_| named("revision", &format!("{stored}, which no store writes")))?;
                 Ok(Record {
-                    key: row.try_get(0).map_err(|e| pg_error("scan", e))?,
-                    payload: row.try_get(1).map_err(|e| pg_error("scan", e))?,
-                    revision: revision("scan", row.try_get(2).map_err(|e| pg_error("scan", e))?)?,
+                    key,
+                    payload,
+                    revision,
                 })
             })
             .collect()

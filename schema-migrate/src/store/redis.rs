@@ -370,7 +370,7 @@ impl RedisStore {
 impl RecordStore for RedisStore {
     async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
         let mut connection = self.connection("get").await?;
-        let (payload, revision): (Option<String>, Option<String>) = self.check(
+        let (payload, revision): (Option<Vec<u8>>, Option<Vec<u8>>) = self.check(
             "get",
             redis::cmd("HMGET")
                 .arg(format!("{}{key}", self.inner.key_prefix))
@@ -383,7 +383,7 @@ impl RecordStore for RedisStore {
             (None, None) => Ok(None),
             (Some(payload), Some(revision)) => Ok(Some(Record {
                 key: key.to_owned(),
-                payload,
+                payload: parse_payload("get", key, payload)?,
                 revision: parse_revision("get", key, &revision)?,
             })),
             _ => Err(StoreError::new(
@@ -483,7 +483,7 @@ impl RecordStore for RedisStore {
         };
         // Lua numbers are doubles: keep the limit where they are exact.
         let limit = limit.min(1 << 52);
-        let flat: Vec<String> = self.check(
+        let flat: Vec<Vec<u8>> = self.check(
             "scan",
             scripts()
                 .scan
@@ -509,6 +509,17 @@ impl RecordStore for RedisStore {
         while let (Some(key), Some(payload), Some(revision)) =
             (values.next(), values.next(), values.next())
         {
+            let key = String::from_utf8(key).map_err(|e| {
+                StoreError::new(
+                    BACKEND,
+                    "scan",
+                    format!(
+                        "a record's key {:?} is not valid UTF-8",
+                        String::from_utf8_lossy(e.as_bytes())
+                    ),
+                )
+            })?;
+            let payload = parse_payload("scan", &key, payload)?;
             let revision = parse_revision("scan", &key, &revision)?;
             records.push(Record {
                 key,
@@ -520,12 +531,25 @@ impl RecordStore for RedisStore {
     }
 }
 
-fn parse_revision(operation: &'static str, key: &str, text: &str) -> Result<u64, StoreError> {
+/// A stored payload as text; one that is not UTF-8 is an error naming the
+/// record, so that it can be repaired or deleted and a run resumed.
+fn parse_payload(operation: &'static str, key: &str, bytes: Vec<u8>) -> Result<String, StoreError> {
+    String::from_utf8(bytes).map_err(|_| {
+        StoreError::new(
+            BACKEND,
+            operation,
+            format!("record {key:?}: payload is not valid UTF-8"),
+        )
+    })
+}
+
+fn parse_revision(operation: &'static str, key: &str, bytes: &[u8]) -> Result<u64, StoreError> {
+    let text = String::from_utf8_lossy(bytes);
     text.parse().map_err(|_| {
         StoreError::new(
             BACKEND,
             operation,
-            format!("record {key:?} has revision {text:?}, not a non-negative integer"),
+            format!("record {key:?}: revision is {text:?}, not a non-negative integer"),
         )
     })
 }

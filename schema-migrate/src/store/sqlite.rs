@@ -12,6 +12,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::{check_identifier, Cas, CasWrite, Record, RecordStore, StoreError};
@@ -180,7 +181,7 @@ impl SqliteStore {
     async fn with_conn<R: Send + 'static>(
         &self,
         operation: &'static str,
-        f: impl FnOnce(&mut Connection, &Sql) -> rusqlite::Result<R> + Send + 'static,
+        f: impl FnOnce(&mut Connection, &Sql) -> Result<R, BoxError> + Send + 'static,
     ) -> Result<R, StoreError> {
         let inner = Arc::clone(&self.inner);
         blocking(operation, move || {
@@ -194,9 +195,12 @@ impl SqliteStore {
     }
 }
 
+/// An engine error, or a record the store cannot decode (named by its key).
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 async fn blocking<R: Send + 'static>(
     operation: &'static str,
-    f: impl FnOnce() -> rusqlite::Result<R> + Send + 'static,
+    f: impl FnOnce() -> Result<R, BoxError> + Send + 'static,
 ) -> Result<R, StoreError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(result) => result.map_err(|e| StoreError::new(BACKEND, operation, e)),
@@ -225,15 +229,15 @@ impl RecordStore for SqliteStore {
         let key = key.to_owned();
         self.with_conn("get", move |conn, sql| {
             let mut stmt = conn.prepare_cached(&sql.get)?;
-            let row = stmt
-                .query_row(params![key], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                })
-                .optional()?;
-            Ok(row.map(|(payload, rev)| Record {
+            let mut rows = stmt.query(params![key])?;
+            let Some(row) = rows.next()? else {
+                return Ok(None);
+            };
+            let (payload, revision) = payload_and_revision(&key, row, 0)?;
+            Ok(Some(Record {
                 key,
                 payload,
-                revision: revision(rev),
+                revision,
             }))
         })
         .await
@@ -259,7 +263,8 @@ impl RecordStore for SqliteStore {
                     stmt.query_row(params![key, payload], |_| Ok(()))?;
                 }
             }
-            tx.commit()
+            tx.commit()?;
+            Ok(())
         })
         .await
     }
@@ -297,26 +302,88 @@ impl RecordStore for SqliteStore {
         let after = after.map(str::to_owned);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with_conn("scan", move |conn, sql| {
-            let read = |row: &rusqlite::Row<'_>| {
-                Ok(Record {
-                    key: row.get(0)?,
-                    payload: row.get(1)?,
-                    revision: revision(row.get(2)?),
-                })
-            };
-            match after {
+            let mut stmt;
+            let mut rows = match &after {
                 None => {
-                    let mut stmt = conn.prepare_cached(&sql.scan_from_start)?;
-                    let rows = stmt.query_map(params![limit], read)?;
-                    rows.collect()
+                    stmt = conn.prepare_cached(&sql.scan_from_start)?;
+                    stmt.query(params![limit])?
                 }
                 Some(after) => {
-                    let mut stmt = conn.prepare_cached(&sql.scan_after)?;
-                    let rows = stmt.query_map(params![after, limit], read)?;
-                    rows.collect()
+                    stmt = conn.prepare_cached(&sql.scan_after)?;
+                    stmt.query(params![after, limit])?
                 }
+            };
+            let mut records = Vec::new();
+            while let Some(row) = rows.next()? {
+                let key = match row.get_ref(0)? {
+                    ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec()).map_err(|_| {
+                        format!(
+                            "a record's key {:?} is not valid UTF-8",
+                            String::from_utf8_lossy(bytes)
+                        )
+                    })?,
+                    other => {
+                        return Err(
+                            format!("a record's key is {}, not text", describe(other)).into()
+                        )
+                    }
+                };
+                let (payload, revision) = payload_and_revision(&key, row, 1)?;
+                records.push(Record {
+                    key,
+                    payload,
+                    revision,
+                });
             }
+            Ok(records)
         })
         .await
+    }
+}
+
+/// The payload and revision in columns `first` and `first + 1` of the row
+/// of `key`; what cannot be decoded is an error naming the key, so that the
+/// record can be repaired or deleted and a run resumed.
+fn payload_and_revision(
+    key: &str,
+    row: &rusqlite::Row<'_>,
+    first: usize,
+) -> Result<(String, u64), BoxError> {
+    let payload = match row.get_ref(first)? {
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+            .map_err(|_| format!("record {key:?}: payload is not valid UTF-8"))?
+            .to_owned(),
+        other => {
+            return Err(format!("record {key:?}: payload is {}, not text", describe(other)).into())
+        }
+    };
+    let revision = match row.get_ref(first + 1)? {
+        ValueRef::Integer(value) => revision(value),
+        ValueRef::Text(text) => {
+            return Err(format!(
+                "record {key:?}: revision is {:?}, not an integer",
+                String::from_utf8_lossy(text)
+            )
+            .into())
+        }
+        other => {
+            return Err(format!(
+                "record {key:?}: revision is {}, not an integer",
+                describe(other)
+            )
+            .into())
+        }
+    };
+    Ok((payload, revision))
+}
+
+/// A stored value's type, for messages.
+fn describe(value: ValueRef<'_>) -> &'static str {
+    match value {
+        ValueRef::Null => "NULL",
+        ValueRef::Integer(_) => "an integer",
+        ValueRef::Real(_) => "a real number",
+        ValueRef::Text(_) => "text",
+        ValueRef::Blob(_) => "a blob",
     }
 }
