@@ -471,3 +471,74 @@ async fn an_undecodable_record_is_named_by_its_key() {
         assert_eq!(schema_migrate_tests::store::read(&record).1, 4);
     }
 }
+
+/// Exit statuses: a store named wrongly (invalid table name, unknown URL
+/// scheme, missing file) is a usage error, 2; a limit that ends exactly at
+/// the last record does not ask to resume; a closed stdout is no panic.
+#[tokio::test]
+async fn cli_exit_codes_for_store_names_limits_and_a_closed_stdout() {
+    use std::process::{Command, Stdio};
+
+    let child = env!("CARGO_BIN_EXE_store_child");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("codes.db");
+    let url = format!("sqlite:{}", path.display());
+    let store = SqliteStore::open(&path, "t").await.unwrap();
+    schema_migrate_tests::store::fill(&store, 30, 1, |_| 1).await;
+
+    for (args, needle) in [
+        (
+            &["--store", &url, "--table", "1bad"][..],
+            "invalid table name",
+        ),
+        (
+            &["--store", "mysql://localhost/db"],
+            "unknown store URL scheme",
+        ),
+        (&["--store", "sqlite:"], "names no file"),
+        (&["--store", "redis://"], "redis"),
+    ] {
+        let out = Command::new(child).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+
+    let run = |extra: &[&str]| {
+        let out = Command::new(child)
+            .args(["--store", &url, "--table", "t", "--progress", "events"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    // A limit that ends exactly at the last record: the run is finished.
+    let (code, stdout) = run(&["--dry-run", "--limit", "30", "--batch-size", "10"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("(reached the end)"), "{stdout}");
+    assert!(!stdout.contains("--resume-from"), "{stdout}");
+    // One short of it: there is more to do.
+    let (code, stdout) = run(&["--dry-run", "--limit", "29", "--batch-size", "10"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("--resume-from trip-000028"), "{stdout}");
+
+    // stdout closed before the report is printed: no panic (101), the exit
+    // status still says what happened to the records.
+    for args in [&["--dry-run"][..], &["--help"]] {
+        let mut process = Command::new(child)
+            .args(["--store", &url, "--table", "t", "--progress", "events"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(process.stdout.take());
+        let out = process.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -205,6 +205,13 @@ where
                 None => self.batch_size,
             };
             if want == 0 {
+                // The limit is reached. If a scan shows nothing after it,
+                // the run did reach the end: say so, rather than have the
+                // user resume a run with nothing left to do. (A failed
+                // look is not an error: the batches are all done.)
+                if let Ok(rest) = store.scan(cursor.as_deref(), 1).await {
+                    report.finished = rest.is_empty();
+                }
                 break;
             }
             let records = match store.scan(cursor.as_deref(), want).await {
@@ -377,8 +384,8 @@ pub struct Report {
     pub conflicts: Vec<String>,
     /// The last key whose batch is done: resume after it.
     pub last_key: Option<String>,
-    /// Whether the scan reached the last record (`false` when stopped by a
-    /// limit or an error).
+    /// Whether the scan reached the last record (`false` when stopped by an
+    /// error, or by a limit with records left after it).
     pub finished: bool,
     /// Wall time of the run.
     pub elapsed: Duration,

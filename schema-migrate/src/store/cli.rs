@@ -16,10 +16,12 @@
 //! same without `--dry-run` to write. See [`USAGE`] for every option.
 //!
 //! Exit status: 0 when every record is current or was upgraded, 1 when some
-//! records failed to upgrade (listed, left untouched), 2 for a usage error,
+//! records failed to upgrade (listed, left untouched), 2 for a usage error
+//! (including a store that cannot be named so: an invalid table name, an
+//! unknown URL scheme, a backend not compiled in, a missing file or table),
 //! 3 when the store failed (the message says after which key to resume).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -195,11 +197,12 @@ where
     let options = match parse(args) {
         Ok(Command::Run(options)) => options,
         Ok(Command::Help) => {
-            println!("{USAGE}");
+            // A closed stdout (`| head`) is not worth a panic.
+            let _ = writeln!(std::io::stdout(), "{USAGE}");
             return ExitCode::SUCCESS;
         }
         Err(message) => {
-            eprintln!("error: {message}\n\n{USAGE}");
+            let _ = writeln!(std::io::stderr(), "error: {message}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -209,7 +212,10 @@ where
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: cannot start the async runtime: {e}"
+            );
             return ExitCode::from(3);
         }
     };
@@ -225,11 +231,11 @@ where
     let store = match super::open_existing(&options.store, &options.table).await {
         Ok(store) => store,
         Err(e) if e.is_usage() => {
-            eprintln!("error: {e}");
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             return ExitCode::from(2);
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             return ExitCode::from(3);
         }
     };
@@ -256,6 +262,10 @@ where
     let backend = store.backend();
     match migrator.run(&store).await {
         Ok(report) => {
+            // What is printed is best effort: a closed stdout (`| head`)
+            // must neither panic nor change the exit status, which says
+            // what happened to the records.
+            let mut out = std::io::stdout().lock();
             if report.scanned == 0 && report.resumed_from.is_none() {
                 let (what, hint) = if backend == "redis" {
                     (
@@ -265,21 +275,26 @@ where
                 } else {
                     ("in the table", "")
                 };
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "warning: no records found {what} `{}`: is the name right?{hint}",
                     options.table
                 );
             }
-            println!("{report:#}");
+            let _ = writeln!(out, "{report:#}");
             if !report.conflicts.is_empty() {
-                println!(
+                let _ = writeln!(
+                    out,
                     "{} record(s) changed while they were read; run again to upgrade them if needed",
                     report.conflicts.len()
                 );
             }
             if !report.finished {
                 if let Some(key) = &report.last_key {
-                    println!("stopped before the end: continue with --resume-from {key}");
+                    let _ = writeln!(
+                        out,
+                        "stopped before the end: continue with --resume-from {key}"
+                    );
                 }
             }
             if report.failed.is_empty() {
@@ -289,10 +304,10 @@ where
             }
         }
         Err(e) => {
-            println!("{:#}", e.report);
-            eprintln!("error: {e}");
+            let _ = writeln!(std::io::stdout(), "{:#}", e.report);
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             if let Some(key) = &e.report.last_key {
-                eprintln!("continue with --resume-from {key}");
+                let _ = writeln!(std::io::stderr(), "continue with --resume-from {key}");
             }
             ExitCode::from(3)
         }

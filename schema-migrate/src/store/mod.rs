@@ -222,7 +222,7 @@ pub(crate) fn check_identifier(
     if valid {
         Ok(())
     } else {
-        Err(StoreError::new(
+        Err(StoreError::usage(
             backend,
             "open",
             format!(

@@ -94,7 +94,7 @@ async fn open_url(url: &str, name: &str, create: Create) -> Result<AnyStore, Sto
                 .or_else(|| url.strip_prefix("sqlite:"))
                 .unwrap_or_default();
             if path.is_empty() {
-                return Err(StoreError::new(
+                return Err(StoreError::usage(
                     "sqlite",
                     "open",
                     "the URL names no file: expected sqlite:path/to/file.db",
@@ -105,7 +105,7 @@ async fn open_url(url: &str, name: &str, create: Create) -> Result<AnyStore, Sto
         "postgres" | "postgresql" => open_postgres(url, name, create).await,
         "redis" | "rediss" => open_redis(url, name).await,
         // Only the scheme is echoed: the rest of a URL may hold a password.
-        _ => Err(StoreError::new(
+        _ => Err(StoreError::usage(
             "store",
             "open",
             format!(
@@ -152,7 +152,7 @@ async fn open_redis(url: &str, name: &str) -> Result<AnyStore, StoreError> {
 
 #[allow(dead_code, reason = "used only by the backends whose feature is off")]
 fn feature_off(backend: &'static str) -> StoreError {
-    StoreError::new(
+    StoreError::usage(
         backend,
         "open",
         format!(

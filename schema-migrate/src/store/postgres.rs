@@ -233,6 +233,10 @@ impl PostgresStore {
 /// Connects to `url` without TLS, running the connection as a task on the
 /// current tokio runtime.
 async fn connect_client(url: &str) -> Result<Client, StoreError> {
+    // A URL that does not parse is the caller's to fix, not the server failing.
+    if let Err(error) = url.parse::<tokio_postgres::Config>() {
+        return Err(StoreError::usage(BACKEND, "connect", PgError(error)));
+    }
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
         StoreError::new(
             BACKEND,
@@ -479,7 +483,7 @@ fn validate_table(table: &str) -> Result<(), StoreError> {
     super::check_identifier(BACKEND, "table", table)?;
     // PostgreSQL would silently truncate a longer name.
     if table.len() > 63 {
-        return Err(StoreError::new(
+        return Err(StoreError::usage(
             BACKEND,
             "open",
             format!(

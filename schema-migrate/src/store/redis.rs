@@ -250,7 +250,8 @@ impl RedisStore {
     /// invalid, the URL cannot be parsed or the server does not answer.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
         check_identifier(BACKEND, "key prefix", prefix)?;
-        let client = Client::open(url).map_err(|e| StoreError::new(BACKEND, "connect", e))?;
+        // A URL that does not parse is the caller's to fix, not the server failing.
+        let client = Client::open(url).map_err(|e| StoreError::usage(BACKEND, "connect", e))?;
         let store = RedisStore {
             inner: Arc::new(Inner {
                 client,
