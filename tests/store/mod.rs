@@ -9,7 +9,7 @@ pub mod crash;
 pub mod fixture;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use schema_migrate::store::{
@@ -33,6 +33,7 @@ macro_rules! store_suite {
             lazy_write_back_conflict_keeps_the_newer_record,
             batch_counts_dry_run_limit_and_resume,
             batch_conflict_keeps_the_newer_record,
+            batch_stopped_by_a_store_error_resumes_to_the_end,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -590,6 +591,144 @@ pub async fn bad_records_are_reported_and_left_untouched<S: RecordStore>(
     }
 }
 
+/// A store whose `compare_and_swap` call number `fail_at` (from 1) fails
+/// before reaching the real store, as an engine error would; everything
+/// else is the real store underneath.
+pub struct FailingCas<'a, S> {
+    /// The real store.
+    pub inner: &'a S,
+    /// Which call fails.
+    pub fail_at: usize,
+    /// Calls so far.
+    pub calls: AtomicUsize,
+}
+
+impl<S: RecordStore> RecordStore for FailingCas<'_, S> {
+    async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, payload: &str) -> Result<u64, StoreError> {
+        self.inner.put(key, payload).await
+    }
+    async fn put_many(&self, records: &[(String, String)]) -> Result<(), StoreError> {
+        self.inner.put_many(records).await
+    }
+    async fn compare_and_swap(&self, writes: &[CasWrite]) -> Result<Vec<Cas>, StoreError> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if call == self.fail_at {
+            return Err(StoreError::new(
+                "test",
+                "compare_and_swap",
+                "injected failure",
+            ));
+        }
+        self.inner.compare_and_swap(writes).await
+    }
+    async fn scan(&self, after: Option<&str>, limit: usize) -> Result<Vec<Record>, StoreError> {
+        self.inner.scan(after, limit).await
+    }
+}
+
+/// A store error on the third batch's write stops the run with a
+/// `RunError` whose report ends at the second batch's last key; nothing of
+/// the third batch is written, and resuming after that key finishes the
+/// job: every record current, each written exactly once.
+pub async fn batch_stopped_by_a_store_error_resumes_to_the_end<S: RecordStore>(store: &S) {
+    let n = 100;
+    let expected = fill(store, n, 1, |i| [1, 2, 3][i % 3]).await;
+    let failing = FailingCas {
+        inner: store,
+        fail_at: 3,
+        calls: AtomicUsize::new(0),
+    };
+    let error = Migrator::<TripState>::new()
+        .batch_size(10)
+        .progress(Progress::Events)
+        .run(&failing)
+        .await
+        .expect_err("the third write fails");
+    assert!(error.to_string().contains("injected failure"), "{error}");
+    assert_eq!(error.report.last_key.as_deref(), Some(key(19).as_str()));
+    assert_eq!((error.report.scanned, error.report.upgraded), (20, 20));
+    assert!(!error.report.finished);
+    for r in scan_all(store, 1000).await {
+        let i: usize = r.key["trip-".len()..].parse().unwrap();
+        let (value, version) = read(&r);
+        assert_eq!(&value, &expected[&r.key], "{}", r.key);
+        if i < 20 {
+            assert_eq!((version, r.revision), (4, 2), "{} not written once", r.key);
+        } else {
+            let want = [1, 2, 3][i % 3];
+            assert_eq!(
+                (version, r.revision),
+                (want, 1),
+                "{} written after the error",
+                r.key
+            );
+        }
+    }
+
+    let rest = Migrator::<TripState>::new()
+        .batch_size(10)
+        .resume_from(error.report.last_key.clone().unwrap())
+        .progress(Progress::Events)
+        .run(store)
+        .await
+        .unwrap();
+    assert!(rest.finished);
+    assert_eq!((rest.scanned, rest.upgraded), (80, 80));
+    let all = scan_all(store, 1000).await;
+    assert_eq!(all.len(), n);
+    for r in &all {
+        let (value, version) = read(r);
+        assert_eq!(
+            (&value, version, r.revision),
+            (&expected[&r.key], 4, 2),
+            "{}",
+            r.key
+        );
+    }
+}
+
+/// The store the concurrency check migrates: its second
+/// `compare_and_swap` waits until the writer has made `hold_for` writes,
+/// so that the writer's updates land while the batch runs, between the
+/// batch's reads and its writes, on any engine however fast.
+struct Overlapped<S> {
+    inner: Arc<S>,
+    writes: Arc<AtomicUsize>,
+    hold_for: usize,
+    cas_calls: AtomicUsize,
+}
+
+impl<S: RecordStore> RecordStore for Overlapped<S> {
+    async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, payload: &str) -> Result<u64, StoreError> {
+        self.inner.put(key, payload).await
+    }
+    async fn put_many(&self, records: &[(String, String)]) -> Result<(), StoreError> {
+        self.inner.put_many(records).await
+    }
+    async fn compare_and_swap(&self, writes: &[CasWrite]) -> Result<Vec<Cas>, StoreError> {
+        if self.cas_calls.fetch_add(1, Ordering::SeqCst) == 1 {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while self.writes.load(Ordering::Acquire) < self.hold_for {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the writer made no progress"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+        self.inner.compare_and_swap(writes).await
+    }
+    async fn scan(&self, after: Option<&str>, limit: usize) -> Result<Vec<Record>, StoreError> {
+        self.inner.scan(after, limit).await
+    }
+}
+
 /// A writer updates records (with current and with old-version payloads)
 /// while a batch runs in small batches; afterwards every record holds the
 /// writer's last update (upgraded or not, same content) or, if the writer
@@ -599,11 +738,15 @@ pub async fn concurrent_writer_keeps_every_update<S: RecordStore + 'static>(stor
     let store = Arc::new(store);
     let expected = fill(&*store, n, 1, |i| [1, 2, 3][i % 3]).await;
     let done = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicUsize::new(0));
+    // The batch's second write waits for this many of the writer's updates,
+    // so that they land while the batch runs, whatever the engine's speed.
+    let hold_for = 20;
 
     // The writer is its own task, so that it runs in parallel with the
     // batch's parsing, between its read and its compare-and-swap.
     let writer = tokio::spawn({
-        let (store, done) = (Arc::clone(&store), Arc::clone(&done));
+        let (store, done, writes) = (Arc::clone(&store), Arc::clone(&done), Arc::clone(&writes));
         async move {
             let mut last: BTreeMap<String, TripState> = BTreeMap::new();
             let mut round = 0usize;
@@ -624,22 +767,35 @@ pub async fn concurrent_writer_keeps_every_update<S: RecordStore + 'static>(stor
                 );
                 store.put(&key(i), &payload).await.unwrap();
                 last.insert(key(i), value);
+                writes.fetch_add(1, Ordering::Release);
                 round += 1;
                 during += usize::from(!done.load(Ordering::Acquire));
             }
             (last, during)
         }
     });
+    let overlapped = Overlapped {
+        inner: Arc::clone(&store),
+        writes: Arc::clone(&writes),
+        hold_for,
+        cas_calls: AtomicUsize::new(0),
+    };
     let report = Migrator::<TripState>::new()
         .batch_size(500)
         .progress(Progress::Events)
-        .run(&*store)
+        .run(&overlapped)
         .await;
     done.store(true, Ordering::Release);
     let report = report.unwrap();
     let (written, during) = writer.await.expect("the writer panicked");
     assert!(report.failed.is_empty(), "{report:#}");
     assert_eq!(report.scanned, n as u64);
+    // Otherwise the check below would pass with a writer that ran only
+    // after the batch, and prove nothing about concurrency.
+    assert!(
+        during >= hold_for,
+        "only {during} of the writer's updates landed while the batch ran"
+    );
 
     let records = scan_all(&*store, 1000).await;
     assert_eq!(records.len(), n, "records lost");
