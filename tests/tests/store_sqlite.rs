@@ -106,6 +106,10 @@ async fn open_dispatches_on_the_url() {
         ("mysql://localhost/db", "unknown store URL scheme \"mysql\""),
         ("sqlite:", "names no file"),
         ("records.db", "unknown store URL scheme"),
+        (
+            "rediss://localhost:6380",
+            "Redis over TLS) is not supported",
+        ),
     ] {
         let err = schema_migrate::store::open(url, "t").await.expect_err(url);
         assert!(err.to_string().contains(needle), "{url}: {err}");

@@ -29,7 +29,8 @@ pub enum AnyStore {
 /// - `sqlite:path/to/file.db` or `sqlite://path/to/file.db`
 ///   (`sqlite:///abs/path.db` for an absolute path): created if missing;
 /// - `postgres://user@host/db` or `postgresql://...`: the table is created if missing;
-/// - `redis://host:port/db` or `rediss://...`.
+/// - `redis://host:port/db` (no TLS: `rediss://` is refused, the Redis
+///   client is built without it).
 ///
 /// A URL whose backend's cargo feature is off is an error naming the feature.
 ///
@@ -103,7 +104,13 @@ async fn open_url(url: &str, name: &str, create: Create) -> Result<AnyStore, Sto
             open_sqlite(path, name, create).await
         }
         "postgres" | "postgresql" => open_postgres(url, name, create).await,
-        "redis" | "rediss" => open_redis(url, name).await,
+        "redis" => open_redis(url, name).await,
+        "rediss" => Err(StoreError::usage(
+            "redis",
+            "open",
+            "rediss:// (Redis over TLS) is not supported: the Redis client is built \
+             without TLS; use redis:// (through a TLS tunnel if the server is remote)",
+        )),
         // Only the scheme is echoed: the rest of a URL may hold a password.
         _ => Err(StoreError::usage(
             "store",
