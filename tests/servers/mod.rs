@@ -27,6 +27,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Whether the tests run under CI (`CI=true` or `CI=1`), where a missing
@@ -39,6 +40,45 @@ pub fn under_ci() -> bool {
             .as_deref(),
         Ok("true" | "1" | "yes")
     )
+}
+
+/// Why a server did not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The binaries are not installed (already reported by
+    /// [`binary_missing`], which panics under CI).
+    Missing,
+    /// They are installed but the server did not come up.
+    Failed(String),
+}
+
+/// The server shared by the tests of one test binary, started on first use
+/// by `start`; `None` when `binary` is not installed (reported loudly on
+/// every call; a failure under `CI=true`).
+///
+/// # Panics
+///
+/// If the server is installed but does not start.
+#[track_caller]
+pub fn shared<T: Sync>(
+    cell: &'static OnceLock<Option<T>>,
+    start: fn() -> Result<T, StartError>,
+    binary: &str,
+    install: &str,
+) -> Option<&'static T> {
+    let mut reported = false;
+    let shared = cell.get_or_init(|| match start() {
+        Ok(server) => Some(server),
+        Err(StartError::Missing) => {
+            reported = true;
+            None
+        }
+        Err(StartError::Failed(why)) => panic!("{why}"),
+    });
+    if shared.is_none() && !reported {
+        binary_missing(binary, install);
+    }
+    shared.as_ref()
 }
 
 /// The missing-binary policy: panics under CI, otherwise prints a loud

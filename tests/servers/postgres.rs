@@ -8,8 +8,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use super::{
-    binary_missing, find_binary, free_port, run, running_as_root, shell_quote, user_ids, Reaper,
-    TempDir,
+    binary_missing, find_binary, free_port, run, running_as_root, shared, shell_quote, user_ids,
+    Reaper, StartError, TempDir,
 };
 
 /// How to install the server, for the missing-binary notice.
@@ -36,16 +36,6 @@ pub struct Postgres {
     dir: PathBuf,
     bin: PathBuf,
     _reaper: Reaper,
-}
-
-/// Why a server did not start.
-#[derive(Debug)]
-pub enum StartError {
-    /// The binaries are not installed (already reported by
-    /// [`binary_missing`], which panics under CI).
-    Missing,
-    /// They are installed but the server did not come up.
-    Failed(String),
 }
 
 impl Postgres {
@@ -218,17 +208,5 @@ rm -rf {dir}"#
 #[track_caller]
 pub fn postgres() -> Option<&'static Postgres> {
     static SHARED: OnceLock<Option<Postgres>> = OnceLock::new();
-    let mut reported = false;
-    let shared = SHARED.get_or_init(|| match Postgres::start() {
-        Ok(server) => Some(server),
-        Err(StartError::Missing) => {
-            reported = true;
-            None
-        }
-        Err(StartError::Failed(why)) => panic!("{why}"),
-    });
-    if shared.is_none() && !reported {
-        binary_missing("initdb", INSTALL);
-    }
-    shared.as_ref()
+    shared(&SHARED, Postgres::start, "initdb", INSTALL)
 }

@@ -9,7 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use super::{binary_missing, find_binary, free_port, shell_quote, wait_until, Reaper, TempDir};
+use super::{
+    binary_missing, find_binary, free_port, shared, shell_quote, wait_until, Reaper, StartError,
+    TempDir,
+};
 
 /// How to install the server, for the missing-binary notice.
 pub const INSTALL: &str = "apt-get install -y redis-server";
@@ -30,16 +33,6 @@ pub struct Redis {
     server: Child,
     cli: Option<PathBuf>,
     reaper: Option<Reaper>,
-}
-
-/// Why a server did not start.
-#[derive(Debug)]
-pub enum StartError {
-    /// `redis-server` is not installed (already reported by
-    /// [`binary_missing`], which panics under CI).
-    Missing,
-    /// It is installed but did not come up.
-    Failed(String),
 }
 
 impl Redis {
@@ -223,17 +216,5 @@ rm -rf {dir}"#
 #[track_caller]
 pub fn redis() -> Option<&'static Redis> {
     static SHARED: OnceLock<Option<Redis>> = OnceLock::new();
-    let mut reported = false;
-    let shared = SHARED.get_or_init(|| match Redis::start() {
-        Ok(server) => Some(server),
-        Err(StartError::Missing) => {
-            reported = true;
-            None
-        }
-        Err(StartError::Failed(why)) => panic!("{why}"),
-    });
-    if shared.is_none() && !reported {
-        binary_missing("redis-server", INSTALL);
-    }
-    shared.as_ref()
+    shared(&SHARED, Redis::start, "redis-server", INSTALL)
 }

@@ -7,7 +7,8 @@
 
 use schema_migrate::store::postgres::PostgresStore;
 use schema_migrate::store::{Cas, CasWrite, RecordStore};
-use schema_migrate_tests::servers::postgres::{postgres, Postgres, StartError};
+use schema_migrate_tests::servers::postgres::{postgres, Postgres};
+use schema_migrate_tests::servers::StartError;
 use schema_migrate_tests::servers::{self, unique_name};
 use schema_migrate_tests::store::crash::crash_and_resume;
 use schema_migrate_tests::store_suite;

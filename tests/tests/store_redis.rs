@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use schema_migrate::store::redis::RedisStore;
 use schema_migrate::store::{Cas, CasWrite, Record, RecordStore};
-use schema_migrate_tests::servers::redis::{redis, Redis, StartError};
+use schema_migrate_tests::servers::redis::{redis, Redis};
 use schema_migrate_tests::servers::unique_name;
+use schema_migrate_tests::servers::StartError;
 use schema_migrate_tests::store::crash::crash_and_resume;
 use schema_migrate_tests::store_suite;
 
