@@ -43,6 +43,8 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
     let ident = input.ident;
     let (_, ty_g, _) = input.generics.split_for_impl();
     let extra: Vec<TokenStream> = if input.generics.type_params().next().is_some() {
+        let mut extra_bounds = extra_bounds;
+        extra_bounds.extend(default_bounds(input));
         extra_bounds
     } else {
         Vec::new()
@@ -89,6 +91,31 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
             #read_late
         }
     }
+}
+
+/// `Ty: Default` for each field that serde fills with `Default::default()`
+/// (`#[serde(default)]`, or skipped without a default path), as
+/// serde_derive's own impls require of a generic type.
+fn default_bounds(input: &Input) -> Vec<TokenStream> {
+    let Data::Struct(fields) = &input.data else {
+        return Vec::new();
+    };
+    fields
+        .iter()
+        .filter(|f| {
+            let key = |k: &str| f.serde.iter().any(|m| meta_key(m) == k);
+            let bare_default = f
+                .serde
+                .iter()
+                .any(|m| meta_key(m) == "default" && matches!(m, Meta::Path(_)));
+            let skipped = key("skip") || key("skip_deserializing");
+            bare_default || (skipped && !key("default"))
+        })
+        .map(|f| {
+            let ty = f.ty;
+            quote!(#ty: ::core::default::Default)
+        })
+        .collect()
 }
 
 /// `__Current`: the type itself, as serde_derive sees it.

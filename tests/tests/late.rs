@@ -362,3 +362,28 @@ mod generated {
         }
     }
 }
+
+/// A defaulted or skipped field of a type parameter: the late reader must
+/// not need `T: Default` where serde_derive would not.
+#[derive(Debug, PartialEq, Versioned)]
+#[schema(version = 2, migrate(from = 1, add(extra)))]
+struct Boxed<T> {
+    #[serde(default)]
+    item: T,
+    #[serde(skip)]
+    cache: Option<T>,
+    extra: u8,
+}
+
+#[test]
+fn defaulted_fields_of_a_type_parameter() {
+    read_all_ways(
+        r#"{"_version":1,"item":[1]}"#,
+        &Boxed::<Vec<u8>> {
+            item: vec![1],
+            cache: None,
+            extra: 0,
+        },
+        1,
+    );
+}
