@@ -34,10 +34,13 @@ pub enum LateKey {
     Other,
 }
 
-/// Maps a key's bytes to a field number (generated as a `match`).
-pub type Lookup = fn(&[u8]) -> Option<u16>;
+/// Maps a key's bytes to a field number: the generated `match`, passed as
+/// a function item so that the call is static and inlined.
+pub trait Lookup: Fn(&[u8]) -> Option<u16> + Copy {}
+impl<L: Fn(&[u8]) -> Option<u16> + Copy> Lookup for L {}
 
-fn classify(key: &[u8], tag: &str, lookup: Lookup) -> LateKey {
+#[inline]
+fn classify(key: &[u8], tag: &str, lookup: impl Lookup) -> LateKey {
     if key == tag.as_bytes() {
         return LateKey::Tag;
     }
@@ -48,7 +51,7 @@ fn classify(key: &[u8], tag: &str, lookup: Lookup) -> LateKey {
 }
 
 /// Classifies the first key, which the caller read before choosing this reader.
-pub fn first_key<T: Versioned>(key: &Content<'_>, lookup: Lookup) -> LateKey {
+pub fn first_key<T: Versioned>(key: &Content<'_>, lookup: impl Lookup) -> LateKey {
     match key {
         Content::Str(s) => classify(s.as_bytes(), T::TAG, lookup),
         Content::String(s) => classify(s.as_bytes(), T::TAG, lookup),
@@ -78,10 +81,10 @@ impl<T: Versioned> Late<T> {
 
     /// Reads the next key.
     #[inline]
-    pub fn next_key<'de, A: MapAccess<'de>>(
+    pub fn next_key<'de, A: MapAccess<'de>, L: Lookup>(
         &self,
         map: &mut A,
-        lookup: Lookup,
+        lookup: L,
     ) -> Result<Option<LateKey>, A::Error> {
         map.next_key_seed(KeySeed {
             tag: T::TAG,
@@ -223,12 +226,12 @@ impl<'de, E: de::Error> Deserializer<'de> for Missing<E> {
     }
 }
 
-struct KeySeed {
+struct KeySeed<L> {
     tag: &'static str,
-    lookup: Lookup,
+    lookup: L,
 }
 
-impl<'de> DeserializeSeed<'de> for KeySeed {
+impl<'de, L: Lookup> DeserializeSeed<'de> for KeySeed<L> {
     type Value = LateKey;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<LateKey, D::Error> {
@@ -236,7 +239,7 @@ impl<'de> DeserializeSeed<'de> for KeySeed {
     }
 }
 
-impl<'de> Visitor<'de> for KeySeed {
+impl<'de, L: Lookup> Visitor<'de> for KeySeed<L> {
     type Value = LateKey;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -303,7 +306,7 @@ impl<'de> Visitor<'de> for TagOnly {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let lookup: Lookup = |_| None;
+        let lookup = |_: &[u8]| None;
         let mut found = None;
         while let Some(key) = map.next_key_seed(KeySeed {
             tag: self.tag,
