@@ -238,12 +238,30 @@ where
 /// The version of a payload without a tag, or the error if the type refuses
 /// untagged payloads.
 pub(crate) fn untagged_version<T: Versioned, E: de::Error>() -> Result<u32, E> {
-    match T::UNTAGGED {
-        Untagged::Version(v) => Ok(v),
-        Untagged::Reject => Err(raise(Error::MissingTag {
+    stored_version::<T>(None).map_err(raise)
+}
+
+/// The version a payload's tag says (`None`: there is no tag; `Err`: what
+/// the tag held instead of a number), or why it is not one `T` reads. Every
+/// reader decides the version here: the typed readers, the reference path,
+/// and the JSON entry points' second look at a late tag.
+pub(crate) fn stored_version<T: Versioned>(
+    found: Option<Result<u64, String>>,
+) -> Result<u32, Error> {
+    match found {
+        Some(Ok(version)) => crate::readable_version::<T>(version),
+        Some(Err(found)) => Err(Error::InvalidTag {
             type_name: T::NAME,
             tag: T::TAG,
-        })),
+            found,
+        }),
+        None => match T::UNTAGGED {
+            Untagged::Version(v) => Ok(v),
+            Untagged::Reject => Err(Error::MissingTag {
+                type_name: T::NAME,
+                tag: T::TAG,
+            }),
+        },
     }
 }
 
@@ -315,14 +333,7 @@ pub(crate) fn field_error<T: Versioned, E: de::Error>(
 }
 
 fn check_version<T: Versioned, E: de::Error>(found: Result<u64, String>) -> Result<u32, E> {
-    found
-        .map_err(|found| Error::InvalidTag {
-            type_name: T::NAME,
-            tag: T::TAG,
-            found,
-        })
-        .and_then(crate::readable_version::<T>)
-        .map_err(raise)
+    stored_version::<T>(Some(found)).map_err(raise)
 }
 
 /// serde_json appends " at line L column C" to an error, and does so again

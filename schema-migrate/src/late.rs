@@ -19,7 +19,9 @@ use std::marker::PhantomData;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::content::{Content, ContentDeserializer};
-use crate::de::{data_error, field_error, raise, tag_value, untagged_version, ReadError, TagSeed};
+use crate::de::{
+    data_error, field_error, raise, stored_version, tag_value, untagged_version, ReadError, TagSeed,
+};
 use crate::guard::duplicate_tag;
 use crate::Versioned;
 
@@ -277,21 +279,7 @@ pub(crate) fn tag_error<'de, T: Versioned, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Option<crate::Error> {
     let found = deserializer.deserialize_map(TagOnly { tag: T::TAG }).ok()?;
-    match found {
-        Some(Ok(version)) => crate::readable_version::<T>(version).err(),
-        Some(Err(found)) => Some(crate::Error::InvalidTag {
-            type_name: T::NAME,
-            tag: T::TAG,
-            found,
-        }),
-        None => match T::UNTAGGED {
-            crate::Untagged::Reject => Some(crate::Error::MissingTag {
-                type_name: T::NAME,
-                tag: T::TAG,
-            }),
-            crate::Untagged::Version(_) => None,
-        },
-    }
+    stored_version::<T>(found).err()
 }
 
 struct TagOnly {

@@ -7,7 +7,8 @@
 
 use serde_json::Value;
 
-use crate::{readable_version, DeserializeVersionedOwned, Error, Stored, Untagged};
+use crate::de::stored_version;
+use crate::{DeserializeVersionedOwned, Error, Stored};
 
 /// Upgrades a stored JSON value to `T` through the reference path.
 ///
@@ -36,36 +37,17 @@ pub fn from_value<T: DeserializeVersionedOwned>(value: Value) -> Result<Stored<T
             ),
         });
     };
-    let version = match object.remove(T::TAG) {
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(v) => readable_version::<T>(v)?,
-            None => return Err(invalid_tag::<T>(format!("the number {n}"))),
-        },
-        Some(other) => return Err(invalid_tag::<T>(describe(&other))),
-        None => match T::UNTAGGED {
-            Untagged::Version(v) => v,
-            Untagged::Reject => {
-                return Err(Error::MissingTag {
-                    type_name: T::NAME,
-                    tag: T::TAG,
-                })
-            }
-        },
-    };
+    let found = object.remove(T::TAG).map(|tag| match tag {
+        Value::Number(n) => n.as_u64().ok_or_else(|| format!("the number {n}")),
+        other => Err(describe(&other)),
+    });
+    let version = stored_version::<T>(found)?;
     let before = crate::de::upgrades();
     T::__read_value(version, object).map(|value| Stored {
         value,
         version,
         upgraded: version < T::VERSION || crate::de::upgrades() != before,
     })
-}
-
-fn invalid_tag<T: DeserializeVersionedOwned>(found: String) -> Error {
-    Error::InvalidTag {
-        type_name: T::NAME,
-        tag: T::TAG,
-        found,
-    }
 }
 
 fn describe(v: &Value) -> String {
