@@ -8,6 +8,25 @@
 pub mod crash;
 pub mod fixture;
 
+/// The methods a test wrapper hands to `self.inner` unchanged; each wrapper
+/// writes only its own `compare_and_swap`.
+macro_rules! pass_through {
+    () => {
+        async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
+            self.inner.get(key).await
+        }
+        async fn put(&self, key: &str, payload: &str) -> Result<u64, StoreError> {
+            self.inner.put(key, payload).await
+        }
+        async fn put_many(&self, records: &[(String, String)]) -> Result<(), StoreError> {
+            self.inner.put_many(records).await
+        }
+        async fn scan(&self, after: Option<&str>, limit: usize) -> Result<Vec<Record>, StoreError> {
+            self.inner.scan(after, limit).await
+        }
+    };
+}
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -335,24 +354,13 @@ pub struct Interleaved<'a, S> {
 }
 
 impl<S: RecordStore> RecordStore for Interleaved<'_, S> {
-    async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn put(&self, key: &str, payload: &str) -> Result<u64, StoreError> {
-        self.inner.put(key, payload).await
-    }
-    async fn put_many(&self, records: &[(String, String)]) -> Result<(), StoreError> {
-        self.inner.put_many(records).await
-    }
+    pass_through!();
     async fn compare_and_swap(&self, writes: &[CasWrite]) -> Result<Vec<Cas>, StoreError> {
         if let Some(first) = writes.first() {
             self.inner.put(&first.key, &self.payload).await?;
             self.wrote.lock().unwrap().push(first.key.clone());
         }
         self.inner.compare_and_swap(writes).await
-    }
-    async fn scan(&self, after: Option<&str>, limit: usize) -> Result<Vec<Record>, StoreError> {
-        self.inner.scan(after, limit).await
     }
 }
 
@@ -604,15 +612,7 @@ pub struct FailingCas<'a, S> {
 }
 
 impl<S: RecordStore> RecordStore for FailingCas<'_, S> {
-    async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn put(&self, key: &str, payload: &str) -> Result<u64, StoreError> {
-        self.inner.put(key, payload).await
-    }
-    async fn put_many(&self, records: &[(String, String)]) -> Result<(), StoreError> {
-        self.inner.put_many(records).await
-    }
+    pass_through!();
     async fn compare_and_swap(&self, writes: &[CasWrite]) -> Result<Vec<Cas>, StoreError> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         if call == self.fail_at {
@@ -623,9 +623,6 @@ impl<S: RecordStore> RecordStore for FailingCas<'_, S> {
             ));
         }
         self.inner.compare_and_swap(writes).await
-    }
-    async fn scan(&self, after: Option<&str>, limit: usize) -> Result<Vec<Record>, StoreError> {
-        self.inner.scan(after, limit).await
     }
 }
 
@@ -702,15 +699,7 @@ struct Overlapped<S> {
 }
 
 impl<S: RecordStore> RecordStore for Overlapped<S> {
-    async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
-        self.inner.get(key).await
-    }
-    async fn put(&self, key: &str, payload: &str) -> Result<u64, StoreError> {
-        self.inner.put(key, payload).await
-    }
-    async fn put_many(&self, records: &[(String, String)]) -> Result<(), StoreError> {
-        self.inner.put_many(records).await
-    }
+    pass_through!();
     async fn compare_and_swap(&self, writes: &[CasWrite]) -> Result<Vec<Cas>, StoreError> {
         if self.cas_calls.fetch_add(1, Ordering::SeqCst) == 1 {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -723,9 +712,6 @@ impl<S: RecordStore> RecordStore for Overlapped<S> {
             }
         }
         self.inner.compare_and_swap(writes).await
-    }
-    async fn scan(&self, after: Option<&str>, limit: usize) -> Result<Vec<Record>, StoreError> {
-        self.inner.scan(after, limit).await
     }
 }
 
