@@ -101,6 +101,7 @@ fn versioned_impl(input: &Input, plan: &Plan) -> TokenStream {
         }
     };
     let typed_asserts = typed_asserts(input, plan);
+    let stored_fields = crate::fields::stored_fields(input, plan);
     quote! {
         #[automatically_derived]
         impl #impl_g ::schema_migrate::Versioned for #ident #ty_g #where_c {
@@ -112,6 +113,11 @@ fn versioned_impl(input: &Input, plan: &Plan) -> TokenStream {
             const STEPS: &'static [::schema_migrate::Step] = #steps;
             fn history() -> ::std::vec::Vec<&'static ::schema_migrate::Step> {
                 #history
+            }
+            fn stored_fields(
+                version: ::core::primitive::u32,
+            ) -> ::core::option::Option<&'static [&'static ::core::primitive::str]> {
+                #stored_fields
             }
         }
         #typed_asserts

@@ -4,7 +4,7 @@
 //! item (with its `#[serde]` attributes), `check.rs` validates the history and
 //! derives each stored version's shape, and `expand.rs` with `ser.rs` and
 //! `de.rs` generate the code (`late.rs`: the reader of payloads whose tag is
-//! not first); `fallback.rs` stubs the impls when there are errors.
+//! not first; `fields.rs`: the names each version models); `fallback.rs` stubs the impls when there are errors.
 
 mod ast;
 mod attr;
@@ -14,6 +14,7 @@ mod ctxt;
 mod de;
 mod expand;
 mod fallback;
+mod fields;
 mod late;
 mod ser;
 

@@ -54,6 +54,31 @@ pub trait Versioned: Sized {
     /// Every step from [`Versioned::OLDEST`] to [`Versioned::VERSION`], oldest first.
     fn history() -> Vec<&'static Step>;
 
+    /// The names of the fields a payload stored at `version` may hold beside
+    /// the tag (wire names and aliases), or `None` where that is not known:
+    /// below a `with` step, with a `flatten` field (which takes any name),
+    /// for an enum, or for a version this type does not read.
+    ///
+    /// A store writing an upgraded record back carries the fields that are
+    /// not among these (written by another program, say) instead of
+    /// dropping them.
+    ///
+    /// ```
+    /// use schema_migrate::Versioned;
+    ///
+    /// #[derive(Versioned)]
+    /// #[schema(version = 2, migrate(from = 1, rename(title = name), add(retries = 3)))]
+    /// struct Job { name: String, retries: u32 }
+    ///
+    /// assert_eq!(Job::stored_fields(1), Some(&["title"][..]));
+    /// assert_eq!(Job::stored_fields(2), Some(&["name", "retries"][..]));
+    /// assert_eq!(Job::stored_fields(3), None);
+    /// ```
+    fn stored_fields(version: u32) -> Option<&'static [&'static str]> {
+        let _ = version;
+        None
+    }
+
     /// The steps a payload stored at `version` goes through, in order.
     ///
     /// ```
