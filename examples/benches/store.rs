@@ -44,7 +44,7 @@ struct Run {
 /// call of this function.
 async fn run_on<S: RecordStore>(
     store: &S,
-    records: &[(String, String)],
+    records: &[(String, Vec<u8>)],
     batch_size: usize,
 ) -> Result<Run, StoreError> {
     let started = Instant::now();
@@ -94,8 +94,8 @@ fn print_row(name: &str, batch: &str, n: usize, runs: &[Run]) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = env_usize("STORE_BENCH_RECORDS", 100_000);
     let runs = env_usize("STORE_BENCH_RUNS", 3).max(1);
-    let records: Vec<(String, String)> = (0..n)
-        .map(|i| (format!("trip-{i:07}"), checkpoint(i, 1, 10)))
+    let records: Vec<(String, Vec<u8>)> = (0..n)
+        .map(|i| (format!("trip-{i:07}"), checkpoint(i, 1, 10).into_bytes()))
         .collect();
     let bytes: usize = records.iter().map(|(_, p)| p.len()).sum();
     println!("# {COMMAND}");
@@ -110,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..runs {
         let started = Instant::now();
         for (_, payload) in &records {
-            let stored = schema_migrate::json::from_str::<TripState>(payload)?;
+            let stored = schema_migrate::json::from_slice::<TripState>(payload)?;
             black_box(serde_json::to_string(&stored.value)?);
         }
         derive.push(n as f64 / started.elapsed().as_secs_f64());

@@ -93,6 +93,103 @@ impl<'de> Deserialize<'de> for Content<'de> {
     }
 }
 
+/// The store's codec keeps decoded MessagePack and CBOR envelopes, which
+/// outlive their input buffer.
+#[cfg(feature = "store")]
+impl Content<'_> {
+    pub(crate) fn into_owned(self) -> Content<'static> {
+        match self {
+            Content::Bool(v) => Content::Bool(v),
+            Content::U8(v) => Content::U8(v),
+            Content::U16(v) => Content::U16(v),
+            Content::U32(v) => Content::U32(v),
+            Content::U64(v) => Content::U64(v),
+            Content::U128(v) => Content::U128(v),
+            Content::I8(v) => Content::I8(v),
+            Content::I16(v) => Content::I16(v),
+            Content::I32(v) => Content::I32(v),
+            Content::I64(v) => Content::I64(v),
+            Content::I128(v) => Content::I128(v),
+            Content::F32(v) => Content::F32(v),
+            Content::F64(v) => Content::F64(v),
+            Content::Char(v) => Content::Char(v),
+            Content::String(v) => Content::String(v),
+            Content::Str(v) => Content::String(v.to_owned()),
+            Content::ByteBuf(v) => Content::ByteBuf(v),
+            Content::Bytes(v) => Content::ByteBuf(v.to_vec()),
+            Content::None => Content::None,
+            Content::Some(v) => Content::Some(Box::new(v.into_owned())),
+            Content::Unit => Content::Unit,
+            Content::Newtype(v) => Content::Newtype(Box::new(v.into_owned())),
+            Content::Seq(v) => Content::Seq(v.into_iter().map(Content::into_owned).collect()),
+            Content::Map(v) => Content::Map(
+                v.into_iter()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// A [`Content`] that owns its data, for readers that lend nothing
+/// (`DeserializeOwned`).
+#[cfg(feature = "store")]
+pub(crate) struct OwnedContent(pub Content<'static>);
+
+#[cfg(feature = "store")]
+impl<'de> Deserialize<'de> for OwnedContent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Content::deserialize(deserializer).map(|c| OwnedContent(c.into_owned()))
+    }
+}
+
+/// Writing a buffered value back in the same data model: the store's codec
+/// re-encodes the envelope around an upgraded value.
+#[cfg(feature = "store")]
+impl serde::Serialize for Content<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Content::Bool(v) => serializer.serialize_bool(*v),
+            Content::U8(v) => serializer.serialize_u8(*v),
+            Content::U16(v) => serializer.serialize_u16(*v),
+            Content::U32(v) => serializer.serialize_u32(*v),
+            Content::U64(v) => serializer.serialize_u64(*v),
+            Content::U128(v) => serializer.serialize_u128(*v),
+            Content::I8(v) => serializer.serialize_i8(*v),
+            Content::I16(v) => serializer.serialize_i16(*v),
+            Content::I32(v) => serializer.serialize_i32(*v),
+            Content::I64(v) => serializer.serialize_i64(*v),
+            Content::I128(v) => serializer.serialize_i128(*v),
+            Content::F32(v) => serializer.serialize_f32(*v),
+            Content::F64(v) => serializer.serialize_f64(*v),
+            Content::Char(v) => serializer.serialize_char(*v),
+            Content::String(v) => serializer.serialize_str(v),
+            Content::Str(v) => serializer.serialize_str(v),
+            Content::ByteBuf(v) => serializer.serialize_bytes(v),
+            Content::Bytes(v) => serializer.serialize_bytes(v),
+            Content::None => serializer.serialize_none(),
+            Content::Some(v) => serializer.serialize_some(&**v),
+            Content::Unit => serializer.serialize_unit(),
+            Content::Newtype(v) => v.serialize(serializer),
+            Content::Seq(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Content::Map(entries) => {
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
 /// Preallocation bound: a size hint comes from the input, so a hostile
 /// payload must not be able to reserve unbounded memory with it.
 fn cautious<T>(hint: Option<usize>) -> usize {

@@ -15,10 +15,10 @@ macro_rules! pass_through {
         async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
             self.inner.get(key).await
         }
-        async fn put(&self, key: &str, payload: &str) -> Result<u64, StoreError> {
+        async fn put(&self, key: &str, payload: &[u8]) -> Result<u64, StoreError> {
             self.inner.put(key, payload).await
         }
-        async fn put_many(&self, records: &[(String, String)]) -> Result<(), StoreError> {
+        async fn put_many(&self, records: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
             self.inner.put_many(records).await
         }
         async fn scan(&self, after: Option<&str>, limit: usize) -> Result<Vec<Record>, StoreError> {
@@ -80,9 +80,10 @@ macro_rules! store_suite {
 
 fn write(key: &str, expected: u64, payload: &str) -> CasWrite {
     CasWrite {
+        read: Vec::new(),
         key: key.to_owned(),
         expected,
-        payload: payload.to_owned(),
+        payload: payload.into(),
     }
 }
 
@@ -129,7 +130,7 @@ pub async fn fill<S: RecordStore>(
     let mut chunk = Vec::new();
     for i in 0..n {
         let (payload, value) = checkpoint(i, version(i), messages);
-        chunk.push((key(i), payload));
+        chunk.push((key(i), payload.into_bytes()));
         expected.insert(key(i), value);
         if chunk.len() == 5000 || i + 1 == n {
             store.put_many(&chunk).await.expect("put_many");
@@ -142,7 +143,7 @@ pub async fn fill<S: RecordStore>(
 /// Reads a payload as the fixture type, with its stored version.
 #[track_caller]
 pub fn read(record: &Record) -> (TripState, u32) {
-    let stored = schema_migrate::json::from_str::<TripState>(&record.payload)
+    let stored = schema_migrate::json::from_slice::<TripState>(&record.payload)
         .unwrap_or_else(|e| panic!("record {:?} does not load: {e}", record.key));
     (stored.value, stored.version)
 }
@@ -152,14 +153,14 @@ pub fn read(record: &Record) -> (TripState, u32) {
 /// of CAS writes gets one outcome per write, in order.
 pub async fn cas_and_revisions<S: RecordStore>(store: &S) {
     assert_eq!(store.get("a").await.unwrap(), None);
-    assert_eq!(store.put("a", r#"{"n":1}"#).await.unwrap(), 1);
-    assert_eq!(store.put("a", r#"{"n":2}"#).await.unwrap(), 2);
+    assert_eq!(store.put("a", r#"{"n":1}"#.as_bytes()).await.unwrap(), 1);
+    assert_eq!(store.put("a", r#"{"n":2}"#.as_bytes()).await.unwrap(), 2);
     let a = store.get("a").await.unwrap().expect("a was written");
     assert_eq!((a.key.as_str(), a.revision), ("a", 2));
-    let value: serde_json::Value = serde_json::from_str(&a.payload).unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&a.payload).unwrap();
     assert_eq!(value, serde_json::json!({"n": 2}));
 
-    store.put("b", r#"{"n":1}"#).await.unwrap();
+    store.put("b", r#"{"n":1}"#.as_bytes()).await.unwrap();
     let outcomes = store
         .compare_and_swap(&[
             write("a", 2, r#"{"n":3}"#),    // the revision read: written
@@ -179,7 +180,7 @@ pub async fn cas_and_revisions<S: RecordStore>(store: &S) {
         ]
     );
     let b: serde_json::Value =
-        serde_json::from_str(&store.get("b").await.unwrap().unwrap().payload).unwrap();
+        serde_json::from_slice(&store.get("b").await.unwrap().unwrap().payload).unwrap();
     assert_eq!(
         b,
         serde_json::json!({"n": 2}),
@@ -224,7 +225,7 @@ pub async fn scan_order_and_resume<S: RecordStore>(store: &S) {
     ];
     for k in keys {
         store
-            .put(k, &serde_json::json!({ "k": k }).to_string())
+            .put(k, serde_json::json!({ "k": k }).to_string().as_bytes())
             .await
             .unwrap();
     }
@@ -236,7 +237,7 @@ pub async fn scan_order_and_resume<S: RecordStore>(store: &S) {
         let got: Vec<&str> = all.iter().map(|r| r.key.as_str()).collect();
         assert_eq!(got, sorted, "page size {page}");
         for r in &all {
-            let v: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&r.payload).unwrap();
             assert_eq!(v["k"], r.key.as_str(), "payload of {:?}", r.key);
         }
     }
@@ -265,7 +266,7 @@ pub async fn lazy_load_and_write_back<S: RecordStore>(store: &S) {
     let mut expected = BTreeMap::new();
     for (i, version) in [(0, 1), (1, 2), (2, 3), (3, 4)] {
         let (payload, value) = checkpoint(i, version, 2);
-        store.put(&key(i), &payload).await.unwrap();
+        store.put(&key(i), payload.as_bytes()).await.unwrap();
         expected.insert(i, (payload, value, version));
     }
 
@@ -328,7 +329,7 @@ pub async fn lazy_load_and_write_back<S: RecordStore>(store: &S) {
 
     // A future version: a typed error naming the key, and the record stays.
     let future = r#"{"schema_version":9,"destination_city":"Mars"}"#;
-    store.put("future", future).await.unwrap();
+    store.put("future", future.as_bytes()).await.unwrap();
     let before = store.get("future").await.unwrap().unwrap();
     match lazy.load("future").await {
         Err(LazyError::Upgrade { key, source }) => {
@@ -357,7 +358,7 @@ impl<S: RecordStore> RecordStore for Interleaved<'_, S> {
     pass_through!();
     async fn compare_and_swap(&self, writes: &[CasWrite]) -> Result<Vec<Cas>, StoreError> {
         if let Some(first) = writes.first() {
-            self.inner.put(&first.key, &self.payload).await?;
+            self.inner.put(&first.key, self.payload.as_bytes()).await?;
             self.wrote.lock().unwrap().push(first.key.clone());
         }
         self.inner.compare_and_swap(writes).await
@@ -368,7 +369,7 @@ impl<S: RecordStore> RecordStore for Interleaved<'_, S> {
 /// the load reports a conflict and the other writer's record stays.
 pub async fn lazy_write_back_conflict_keeps_the_newer_record<S: RecordStore>(store: &S) {
     let (old, _) = checkpoint(1, 1, 1);
-    store.put(&key(1), &old).await.unwrap();
+    store.put(&key(1), old.as_bytes()).await.unwrap();
     let (newer, newer_value) = checkpoint(1, 4, 3);
     let interleaved = Interleaved {
         inner: store,
@@ -543,7 +544,7 @@ pub async fn bad_records_are_reported_and_left_untouched<S: RecordStore>(
         ));
     }
     for (k, payload, _) in &bad {
-        store.put(k, payload).await.unwrap();
+        store.put(k, payload.as_bytes()).await.unwrap();
     }
     let mut before = BTreeMap::new();
     for (k, _, _) in &bad {
@@ -751,7 +752,7 @@ pub async fn concurrent_writer_keeps_every_update<S: RecordStore + 'static>(stor
                     &format!("\"city-{i}\""),
                     &format!("{:?}", value.destination_city),
                 );
-                store.put(&key(i), &payload).await.unwrap();
+                store.put(&key(i), payload.as_bytes()).await.unwrap();
                 last.insert(key(i), value);
                 writes.fetch_add(1, Ordering::Release);
                 round += 1;

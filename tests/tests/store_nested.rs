@@ -17,8 +17,11 @@ async fn store(dir: &tempfile::TempDir) -> SqliteStore {
     let store = SqliteStore::open(dir.path().join("nested.db"), "trips")
         .await
         .unwrap();
-    store.put("a", CURRENT_WITH_OLD_MESSAGE).await.unwrap();
-    store.put("b", CURRENT_THROUGHOUT).await.unwrap();
+    store
+        .put("a", CURRENT_WITH_OLD_MESSAGE.as_bytes())
+        .await
+        .unwrap();
+    store.put("b", CURRENT_THROUGHOUT.as_bytes()).await.unwrap();
     store
 }
 
@@ -46,14 +49,13 @@ fn the_batch_rewrites_records_whose_nested_values_are_old() {
         );
         let a = store.get("a").await.unwrap().unwrap();
         assert_eq!(a.revision, 2);
+        let text = a.text().unwrap();
         assert!(
-            a.payload
-                .contains(r#"{"_version":2,"role":"user","content":"hi","at":0}"#),
-            "{}",
-            a.payload
+            text.contains(r#"{"_version":2,"role":"user","content":"hi","at":0}"#),
+            "{text}"
         );
         let b = store.get("b").await.unwrap().unwrap();
-        assert_eq!((b.revision, b.payload.as_str()), (1, CURRENT_THROUGHOUT));
+        assert_eq!((b.revision, b.text().unwrap()), (1, CURRENT_THROUGHOUT));
 
         let again = Migrator::<TripState>::new()
             .progress(Progress::Events)

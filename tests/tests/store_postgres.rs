@@ -53,7 +53,8 @@ fn write(key: &str, expected: u64, payload: &str) -> CasWrite {
     CasWrite {
         key: key.to_owned(),
         expected,
-        payload: payload.to_owned(),
+        read: Vec::new(),
+        payload: payload.into(),
     }
 }
 
@@ -89,11 +90,11 @@ async fn revisions_count_every_write_and_cas_never_overwrites_a_newer_record() {
         return;
     };
     assert_eq!(store.get("k").await.unwrap(), None);
-    assert_eq!(store.put("k", r#"{"n":1}"#).await.unwrap(), 1);
-    assert_eq!(store.put("k", r#"{"n":2}"#).await.unwrap(), 2);
+    assert_eq!(store.put("k", r#"{"n":1}"#.as_bytes()).await.unwrap(), 1);
+    assert_eq!(store.put("k", r#"{"n":2}"#.as_bytes()).await.unwrap(), 2);
     let record = store.get("k").await.unwrap().unwrap();
     assert_eq!((record.key.as_str(), record.revision), ("k", 2));
-    assert_eq!(record.payload, r#"{"n": 2}"#, "JSONB's normalized text");
+    assert_eq!(record.payload, br#"{"n": 2}"#, "JSONB's normalized text");
 
     let outcomes = store
         .compare_and_swap(&[write("k", 2, r#"{"n":3}"#)])
@@ -108,13 +109,13 @@ async fn revisions_count_every_write_and_cas_never_overwrites_a_newer_record() {
     assert_eq!(outcomes, [Cas::Conflict]);
     let record = store.get("k").await.unwrap().unwrap();
     assert_eq!(
-        (record.payload.as_str(), record.revision),
+        (record.text().unwrap(), record.revision),
         (r#"{"n": 3}"#, 3)
     );
 
     // A batch: outcomes in order, a missing record and an impossible
     // revision are conflicts, the rest are written.
-    store.put("other", "1").await.unwrap();
+    store.put("other", "1".as_bytes()).await.unwrap();
     let outcomes = store
         .compare_and_swap(&[
             write("missing", 1, "0"),
@@ -138,7 +139,7 @@ async fn revisions_count_every_write_and_cas_never_overwrites_a_newer_record() {
         None,
         "CAS never creates"
     );
-    assert_eq!(store.get("other").await.unwrap().unwrap().payload, "2");
+    assert_eq!(store.get("other").await.unwrap().unwrap().payload, b"2");
 
     // A key named twice: applied in order, the second sees the first.
     let outcomes = store
@@ -158,7 +159,7 @@ async fn revisions_count_every_write_and_cas_never_overwrites_a_newer_record() {
         ]
     );
     assert_eq!(
-        store.get("k").await.unwrap().unwrap().payload,
+        store.get("k").await.unwrap().unwrap().text().unwrap(),
         r#"{"n": 6}"#
     );
     assert_eq!(store.compare_and_swap(&[]).await.unwrap(), []);
@@ -169,17 +170,17 @@ async fn put_many_writes_all_and_counts_repeated_keys() {
     let Some((_, store)) = fresh().await else {
         return;
     };
-    store.put("a", "0").await.unwrap();
-    let records: Vec<(String, String)> = [("a", "1"), ("b", "2"), ("a", "3"), ("c", "[]")]
+    store.put("a", "0".as_bytes()).await.unwrap();
+    let records: Vec<(String, Vec<u8>)> = [("a", "1"), ("b", "2"), ("a", "3"), ("c", "[]")]
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
         .collect();
     store.put_many(&records).await.unwrap();
     store.put_many(&[]).await.unwrap();
     let all = store.scan(None, 10).await.unwrap();
     let seen: Vec<(&str, &str, u64)> = all
         .iter()
-        .map(|r| (r.key.as_str(), r.payload.as_str(), r.revision))
+        .map(|r| (r.key.as_str(), r.text().unwrap(), r.revision))
         .collect();
     // As if put one by one: "a" written three times in all, the last wins.
     assert_eq!(seen, [("a", "3", 3), ("b", "2", 1), ("c", "[]", 1)]);
@@ -213,10 +214,10 @@ async fn scan_orders_keys_by_bytes_and_resumes_after_any_key() {
     .iter()
     .map(|k| k.to_string())
     .collect();
-    let records: Vec<(String, String)> = keys
+    let records: Vec<(String, Vec<u8>)> = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| (k.clone(), i.to_string()))
+        .map(|(i, k)| (k.clone(), i.to_string().into_bytes()))
         .collect();
     store.put_many(&records).await.unwrap();
     keys.sort(); // Rust orders strings by their UTF-8 bytes.
@@ -260,13 +261,16 @@ async fn payloads_stay_queryable_as_jsonb_and_read_back_through_the_derive() {
         return;
     };
     store
-        .put("v1", r#"{"schema_version":1,"destination":"Lisbon"}"#)
+        .put(
+            "v1",
+            r#"{"schema_version":1,"destination":"Lisbon"}"#.as_bytes(),
+        )
         .await
         .unwrap();
     store
         .put(
             "v4",
-            r#"{"schema_version":4,"destination_city":"Oslo","travelers":{"adults":2,"children":1}}"#,
+            br#"{"schema_version":4,"destination_city":"Oslo","travelers":{"adults":2,"children":1}}"#,
         )
         .await
         .unwrap();
@@ -279,14 +283,28 @@ async fn payloads_stay_queryable_as_jsonb_and_read_back_through_the_derive() {
     assert_eq!(versions, "v1=1\nv4=4");
 
     // JSONB moves the tag away from the front; the derive finds it anyway.
-    let stored = store.get("v4").await.unwrap().unwrap().payload;
+    let stored = store
+        .get("v4")
+        .await
+        .unwrap()
+        .unwrap()
+        .text()
+        .unwrap()
+        .to_owned();
     assert!(!stored.starts_with(r#"{"schema_version""#), "{stored}");
     let read = schema_migrate::json::from_str::<TripState>(&stored).unwrap();
     assert_eq!(
         (read.value.destination_city.as_str(), read.version),
         ("Oslo", 4)
     );
-    let old = store.get("v1").await.unwrap().unwrap().payload;
+    let old = store
+        .get("v1")
+        .await
+        .unwrap()
+        .unwrap()
+        .text()
+        .unwrap()
+        .to_owned();
     let read = schema_migrate::json::from_str::<TripState>(&old).unwrap();
     assert!(read.was_upgraded());
     assert_eq!(read.value.travelers.adults, 1);
@@ -297,7 +315,7 @@ async fn invalid_json_is_refused_with_the_servers_message_and_nothing_of_its_bat
     let Some((_, store)) = fresh().await else {
         return;
     };
-    let error = store.put("k", "{not json").await.unwrap_err();
+    let error = store.put("k", "{not json".as_bytes()).await.unwrap_err();
     let text = error.to_string();
     assert_eq!((error.backend(), error.operation()), ("postgres", "put"));
     assert!(
@@ -307,23 +325,27 @@ async fn invalid_json_is_refused_with_the_servers_message_and_nothing_of_its_bat
     assert_eq!(store.get("k").await.unwrap(), None);
 
     // JSON that PostgreSQL text cannot hold.
-    let text = store.put("k", r#""\u0000""#).await.unwrap_err().to_string();
+    let text = store
+        .put("k", r#""\u0000""#.as_bytes())
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         text.contains("unsupported Unicode escape sequence"),
         "{text}"
     );
 
-    store.put("k", "1").await.unwrap();
+    store.put("k", "1".as_bytes()).await.unwrap();
     let batch = [
-        ("a".to_owned(), "1".to_owned()),
-        ("k".to_owned(), "2".to_owned()),
-        ("b".to_owned(), "[1,".to_owned()),
+        ("a".to_owned(), b"1".to_vec()),
+        ("k".to_owned(), b"2".to_vec()),
+        ("b".to_owned(), b"[1,".to_vec()),
     ];
     let text = store.put_many(&batch).await.unwrap_err().to_string();
     assert!(text.contains("put_many failed"), "{text}");
     let left: Vec<_> = store.scan(None, 10).await.unwrap();
     assert_eq!(left.len(), 1, "{left:?}");
-    assert_eq!((left[0].payload.as_str(), left[0].revision), ("1", 1));
+    assert_eq!((left[0].text().unwrap(), left[0].revision), ("1", 1));
 
     let text = store
         .compare_and_swap(&[write("k", 1, "3"), write("k", 2, "nope")])
@@ -332,7 +354,7 @@ async fn invalid_json_is_refused_with_the_servers_message_and_nothing_of_its_bat
         .to_string();
     assert!(text.contains("compare_and_swap failed"), "{text}");
     let record = store.get("k").await.unwrap().unwrap();
-    assert_eq!((record.payload.as_str(), record.revision), ("1", 1));
+    assert_eq!((record.text().unwrap(), record.revision), ("1", 1));
 }
 
 #[tokio::test]
@@ -369,11 +391,11 @@ async fn table_names_are_validated_before_connecting_and_kept_apart() {
     let lower = PostgresStore::connect(server.url(), &name.to_lowercase())
         .await
         .unwrap();
-    upper.put("k", "1").await.unwrap();
+    upper.put("k", "1".as_bytes()).await.unwrap();
     assert_eq!(lower.get("k").await.unwrap(), None);
     // Connecting again to an existing table keeps its records.
     let again = PostgresStore::connect(server.url(), &name).await.unwrap();
-    assert_eq!(again.get("k").await.unwrap().unwrap().payload, "1");
+    assert_eq!(again.get("k").await.unwrap().unwrap().payload, b"1");
 }
 
 #[tokio::test]
@@ -402,7 +424,7 @@ async fn racing_writers_on_two_connections_never_both_win() {
         .await
         .unwrap();
     let keys: Vec<String> = (0..200).map(|i| format!("k{i:03}")).collect();
-    let records: Vec<(String, String)> = keys.iter().map(|k| (k.clone(), "0".into())).collect();
+    let records: Vec<(String, Vec<u8>)> = keys.iter().map(|k| (k.clone(), "0".into())).collect();
     store.put_many(&records).await.unwrap();
     let store = std::sync::Arc::new(store);
     let other = std::sync::Arc::new(other);
@@ -443,7 +465,11 @@ async fn racing_writers_on_two_connections_never_both_win() {
             (Cas::Conflict, Cas::Written { revision: 2 }) => "\"second\"",
             outcomes => panic!("{key}: {outcomes:?}"),
         };
-        assert_eq!(record.payload, expected, "{key}: the winner's payload");
+        assert_eq!(
+            record.text().unwrap(),
+            expected,
+            "{key}: the winner's payload"
+        );
     }
 }
 
@@ -456,7 +482,10 @@ async fn cli_creates_no_table() {
         return;
     };
     store
-        .put("trip-1", r#"{"schema_version":1,"destination":"Oslo"}"#)
+        .put(
+            "trip-1",
+            r#"{"schema_version":1,"destination":"Oslo"}"#.as_bytes(),
+        )
         .await
         .unwrap();
     let typo = format!("{}_typo", store.table());

@@ -49,7 +49,8 @@ fn write(key: &str, expected: u64, payload: &str) -> CasWrite {
     CasWrite {
         key: key.to_owned(),
         expected,
-        payload: payload.to_owned(),
+        read: Vec::new(),
+        payload: payload.into(),
     }
 }
 
@@ -96,24 +97,34 @@ async fn revisions_start_at_one_and_every_write_adds_one() {
         return;
     };
     assert_eq!(store.get("thread-1").await.unwrap(), None);
-    assert_eq!(store.put("thread-1", r#"{"v":1}"#).await.unwrap(), 1);
-    assert_eq!(store.put("thread-1", r#"{"v":2}"#).await.unwrap(), 2);
-    let record = store.get("thread-1").await.unwrap().expect("written");
     assert_eq!(
-        record,
-        Record {
-            key: "thread-1".into(),
-            payload: r#"{"v":2}"#.into(),
-            revision: 2
-        }
+        store
+            .put("thread-1", r#"{"v":1}"#.as_bytes())
+            .await
+            .unwrap(),
+        1
     );
+    assert_eq!(
+        store
+            .put("thread-1", r#"{"v":2}"#.as_bytes())
+            .await
+            .unwrap(),
+        2
+    );
+    let record = store.get("thread-1").await.unwrap().expect("written");
+    assert_eq!(record, Record::new("thread-1", r#"{"v":2}"#, 2));
     let outcomes = store
         .compare_and_swap(&[write("thread-1", 2, r#"{"v":3}"#)])
         .await
         .unwrap();
     assert_eq!(outcomes, [Cas::Written { revision: 3 }]);
-    let many: Vec<(String, String)> = (0..3)
-        .map(|i| (format!("thread-{i}"), format!(r#"{{"many":{i}}}"#)))
+    let many: Vec<(String, Vec<u8>)> = (0..3)
+        .map(|i| {
+            (
+                format!("thread-{i}"),
+                format!(r#"{{"many":{i}}}"#).into_bytes(),
+            )
+        })
         .collect();
     store.put_many(&many).await.unwrap();
     let revisions: Vec<(String, u64)> = scan_all(&store, 10)
@@ -136,9 +147,9 @@ async fn compare_and_swap_never_overwrites_a_newer_record() {
     let Some((store, _)) = fresh_store().await else {
         return;
     };
-    store.put("a", "1").await.unwrap();
-    store.put("b", "1").await.unwrap();
-    store.put("b", "2").await.unwrap();
+    store.put("a", "1".as_bytes()).await.unwrap();
+    store.put("b", "1".as_bytes()).await.unwrap();
+    store.put("b", "2".as_bytes()).await.unwrap();
     let outcomes = store
         .compare_and_swap(&[
             write("a", 1, "a-new"),   // current: written
@@ -159,8 +170,8 @@ async fn compare_and_swap_never_overwrites_a_newer_record() {
             Cas::Conflict,
         ]
     );
-    assert_eq!(store.get("a").await.unwrap().unwrap().payload, "a-new");
-    assert_eq!(store.get("b").await.unwrap().unwrap().payload, "2");
+    assert_eq!(store.get("a").await.unwrap().unwrap().payload, b"a-new");
+    assert_eq!(store.get("b").await.unwrap().unwrap().payload, b"2");
     assert_eq!(store.get("b").await.unwrap().unwrap().revision, 2);
     assert_eq!(store.get("c").await.unwrap(), None);
     assert_eq!(store.get("d").await.unwrap(), None);
@@ -171,7 +182,7 @@ async fn compare_and_swap_never_overwrites_a_newer_record() {
         .map(|r| r.key)
         .collect();
     assert_eq!(keys, ["a", "b"]);
-    store.put("c", "c-new").await.unwrap();
+    store.put("c", "c-new".as_bytes()).await.unwrap();
 
     // Two writes to one key in one batch apply in order: the second sees
     // the first's revision.
@@ -191,7 +202,7 @@ async fn compare_and_swap_never_overwrites_a_newer_record() {
             Cas::Written { revision: 3 }
         ]
     );
-    assert_eq!(store.get("c").await.unwrap().unwrap().payload, "c3");
+    assert_eq!(store.get("c").await.unwrap().unwrap().payload, b"c3");
     assert_eq!(store.compare_and_swap(&[]).await.unwrap(), []);
 }
 
@@ -202,7 +213,7 @@ async fn concurrent_compare_and_swap_loses_no_update() {
         return;
     };
     let store = Arc::new(store);
-    store.put("counter", "0").await.unwrap();
+    store.put("counter", "0".as_bytes()).await.unwrap();
     const TASKS: u64 = 8;
     const INCREMENTS: u64 = 40;
     let mut tasks = Vec::new();
@@ -213,7 +224,7 @@ async fn concurrent_compare_and_swap_loses_no_update() {
             for _ in 0..INCREMENTS {
                 loop {
                     let record = store.get("counter").await.unwrap().unwrap();
-                    let next = record.payload.parse::<u64>().unwrap() + 1;
+                    let next = record.text().unwrap().parse::<u64>().unwrap() + 1;
                     let outcome = store
                         .compare_and_swap(&[write("counter", record.revision, &next.to_string())])
                         .await
@@ -236,7 +247,10 @@ async fn concurrent_compare_and_swap_loses_no_update() {
         conflicts += task.await.unwrap();
     }
     let record = store.get("counter").await.unwrap().unwrap();
-    assert_eq!(record.payload, (TASKS * INCREMENTS).to_string());
+    assert_eq!(
+        record.payload,
+        (TASKS * INCREMENTS).to_string().into_bytes()
+    );
     assert_eq!(record.revision, TASKS * INCREMENTS + 1);
     eprintln!("{conflicts} conflicts retried");
 }
@@ -252,9 +266,9 @@ async fn scan_is_in_byte_order_and_resumes_after_any_key() {
         "b", "a", "ä", "Z", "a\u{0}", "日本", "", "aa", "é", "a b", "~", "\u{7f}", "😀", "a:b",
         "ｚ", "A", "0", "a*",
     ];
-    let mut records: Vec<(String, String)> = keys
+    let mut records: Vec<(String, Vec<u8>)> = keys
         .iter()
-        .map(|k| (k.to_string(), format!("{{\"k\":{k:?}}}")))
+        .map(|k| (k.to_string(), format!("{{\"k\":{k:?}}}").into_bytes()))
         .collect();
     store.put_many(&records).await.unwrap();
     records.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
@@ -291,16 +305,19 @@ async fn scan_cursor_is_stable_across_concurrent_writes() {
     let Some((store, _)) = fresh_store().await else {
         return;
     };
-    let records: Vec<(String, String)> = (0..100)
-        .map(|i| (format!("k{i:03}"), "{}".to_owned()))
+    let records: Vec<(String, Vec<u8>)> = (0..100)
+        .map(|i| (format!("k{i:03}"), b"{}".to_vec()))
         .collect();
     store.put_many(&records).await.unwrap();
     let first = store.scan(None, 50).await.unwrap();
     let cursor = first.last().unwrap().key.clone();
     assert_eq!(cursor, "k049");
-    store.put("k010x", "{}").await.unwrap(); // before the cursor
-    store.put("k049x", "{}").await.unwrap(); // just after it
-    store.put("k000", "{\"changed\":1}").await.unwrap(); // rewritten before it
+    store.put("k010x", "{}".as_bytes()).await.unwrap(); // before the cursor
+    store.put("k049x", "{}".as_bytes()).await.unwrap(); // just after it
+    store
+        .put("k000", "{\"changed\":1}".as_bytes())
+        .await
+        .unwrap(); // rewritten before it
     let rest = store.scan(Some(&cursor), 1000).await.unwrap();
     let keys: Vec<&str> = rest.iter().map(|r| r.key.as_str()).collect();
     assert_eq!(keys.len(), 51);
@@ -318,11 +335,11 @@ async fn prefixes_are_isolated() {
     let b = RedisStore::connect(server.url(), &format!("{}_x", a.prefix()))
         .await
         .unwrap();
-    a.put("k", "from-a").await.unwrap();
-    a.put("x:k", "from-a-nested").await.unwrap();
-    b.put("k", "from-b").await.unwrap();
-    assert_eq!(a.get("k").await.unwrap().unwrap().payload, "from-a");
-    assert_eq!(b.get("k").await.unwrap().unwrap().payload, "from-b");
+    a.put("k", "from-a".as_bytes()).await.unwrap();
+    a.put("x:k", "from-a-nested".as_bytes()).await.unwrap();
+    b.put("k", "from-b".as_bytes()).await.unwrap();
+    assert_eq!(a.get("k").await.unwrap().unwrap().payload, b"from-a");
+    assert_eq!(b.get("k").await.unwrap().unwrap().payload, b"from-b");
     assert_eq!(b.get("x:k").await.unwrap(), None);
     let a_keys: Vec<String> = scan_all(&a, 10).await.into_iter().map(|r| r.key).collect();
     let b_keys: Vec<String> = scan_all(&b, 10).await.into_iter().map(|r| r.key).collect();
@@ -381,14 +398,14 @@ async fn a_foreign_key_fails_the_batch_before_any_write() {
     let Some((store, server)) = fresh_store().await else {
         return;
     };
-    store.put("ok", "1").await.unwrap();
+    store.put("ok", "1".as_bytes()).await.unwrap();
     server.cli(&["SET", &format!("{}:foreign", store.prefix()), "not a hash"]);
     let error = store
         .compare_and_swap(&[write("ok", 1, "2"), write("foreign", 0, "x")])
         .await
         .expect_err("a string under the prefix");
     assert!(error.to_string().contains("foreign"), "{error}");
-    assert_eq!(store.get("ok").await.unwrap().unwrap().payload, "1");
+    assert_eq!(store.get("ok").await.unwrap().unwrap().payload, b"1");
     let error = store
         .put_many(&[("new".into(), "1".into()), ("foreign".into(), "x".into())])
         .await
@@ -472,7 +489,7 @@ async fn a_dropped_connection_is_an_error_then_reconnects() {
         Err(StartError::Failed(why)) => panic!("{why}"),
     };
     let store = RedisStore::connect(server.url(), "dropped").await.unwrap();
-    store.put("k", "1").await.unwrap();
+    store.put("k", "1".as_bytes()).await.unwrap();
     server.cli(&["CLIENT", "KILL", "TYPE", "normal"]);
     let mut errors = 0;
     let mut recovered = None;
@@ -489,7 +506,7 @@ async fn a_dropped_connection_is_an_error_then_reconnects() {
         }
     }
     assert!(errors <= 1, "{errors} errors after one dropped connection");
-    assert_eq!(recovered.map(|r| r.payload).as_deref(), Some("1"));
+    assert_eq!(recovered.map(|r| r.payload).as_deref(), Some(&b"1"[..]));
 }
 
 /// Big batches: `put_many` and `compare_and_swap` over more than one script
@@ -501,11 +518,11 @@ async fn batches_larger_than_one_script_call() {
     };
     let n = RedisStore::MAX_BATCH + 1234;
     let payload = "x".repeat(1000);
-    let records: Vec<(String, String)> = (0..n)
+    let records: Vec<(String, Vec<u8>)> = (0..n)
         .map(|i| {
             (
                 format!("r{i:08}"),
-                format!("{{\"i\":{i},\"pad\":\"{payload}\"}}"),
+                format!("{{\"i\":{i},\"pad\":\"{payload}\"}}").into_bytes(),
             )
         })
         .collect();
@@ -632,10 +649,10 @@ async fn a_corrupt_revision_fails_the_batch_before_any_write() {
         .await
         .expect_err("a revision that is not a number");
     assert!(error.to_string().contains("12x"), "{error}");
-    assert_eq!(store.get("a").await.unwrap().unwrap().payload, "1");
+    assert_eq!(store.get("a").await.unwrap().unwrap().payload, b"1");
     assert_eq!(store.get("new").await.unwrap(), None);
     let error = store
-        .put("b", "5")
+        .put("b", "5".as_bytes())
         .await
         .expect_err("a revision that is not a number");
     assert!(error.to_string().contains("nothing was written"), "{error}");

@@ -57,13 +57,14 @@ async fn a_table_named_by_a_keyword_works() {
     let path = dir.path().join("kw.db");
     for table in ["order", "group", "select"] {
         let store = SqliteStore::open(&path, table).await.expect(table);
-        assert_eq!(store.put("a", "1").await.unwrap(), 1, "{table}");
-        assert_eq!(store.put("a", "2").await.unwrap(), 2, "{table}");
+        assert_eq!(store.put("a", "1".as_bytes()).await.unwrap(), 1, "{table}");
+        assert_eq!(store.put("a", "2".as_bytes()).await.unwrap(), 2, "{table}");
         store
             .put_many(&[("b".into(), "3".into()), ("c".into(), "4".into())])
             .await
             .unwrap();
         let cas = CasWrite {
+            read: Vec::new(),
             key: "a".into(),
             expected: 2,
             payload: "5".into(),
@@ -72,11 +73,11 @@ async fn a_table_named_by_a_keyword_works() {
             store.compare_and_swap(&[cas]).await.unwrap(),
             [Cas::Written { revision: 3 }]
         );
-        assert_eq!(store.get("a").await.unwrap().unwrap().payload, "5");
+        assert_eq!(store.get("a").await.unwrap().unwrap().payload, b"5");
         assert_eq!(store.scan(None, 10).await.unwrap().len(), 3);
         assert_eq!(store.scan(Some("a"), 10).await.unwrap().len(), 2);
         let existing = SqliteStore::open_existing(&path, table).await.expect(table);
-        assert_eq!(existing.get("c").await.unwrap().unwrap().payload, "4");
+        assert_eq!(existing.get("c").await.unwrap().unwrap().payload, b"4");
     }
 
     let store = SqliteStore::open(&path, "order").await.unwrap();
@@ -156,7 +157,7 @@ async fn cli_exit_status_and_report() {
         .unwrap();
     schema_migrate_tests::store::fill(&store, 100, 1, |_| 1).await;
     store
-        .put("trip-000042-bad", r#"{"schema_version":9}"#)
+        .put("trip-000042-bad", r#"{"schema_version":9}"#.as_bytes())
         .await
         .unwrap();
 
@@ -242,7 +243,7 @@ fn progress_events_name_the_last_key_done() {
                 .unwrap();
             schema_migrate_tests::store::fill(&store, 25, 1, |_| 2).await;
             store
-                .put("trip-000003-future", r#"{"schema_version":8}"#)
+                .put("trip-000003-future", r#"{"schema_version":8}"#.as_bytes())
                 .await
                 .unwrap();
             Migrator::<TripState>::new()
@@ -426,54 +427,54 @@ async fn an_undecodable_record_is_named_by_its_key() {
     )
     .unwrap();
 
-    let error = store.get("trip-000005-bad").await.unwrap_err().to_string();
-    assert!(
-        error.contains(r#"record "trip-000005-bad": payload is not valid UTF-8"#),
-        "{error}"
-    );
-    let error = store.get("trip-000007-rev").await.unwrap_err().to_string();
-    assert!(
-        error.contains(r#"record "trip-000007-rev": revision is "abc", not an integer"#),
-        "{error}"
+    // Neither stops a run: each is a failed record, named by its key and
+    // left byte-identical, and the run goes on to the end.
+    let bad_before = store.get("trip-000005-bad").await.unwrap().unwrap();
+    assert_eq!(bad_before.payload, b"{\"\xFF\"");
+    let rev = store.get("trip-000007-rev").await.unwrap().unwrap();
+    assert_eq!(
+        rev.unreadable.as_deref(),
+        Some(r#"the revision column `revision` holds "abc", not an integer"#)
     );
 
-    let migrator = Migrator::<TripState>::new()
+    let report = Migrator::<TripState>::new()
         .batch_size(3)
-        .progress(Progress::Events);
-    let error = migrator
+        .progress(Progress::Events)
         .run(&store)
         .await
-        .expect_err("an undecodable record");
-    let text = error.to_string();
-    assert!(
-        text.contains(r#"record "trip-000005-bad": payload is not valid UTF-8"#),
-        "{text}"
+        .expect("bad records are failures, not errors");
+    assert!(report.finished, "{report:#}");
+    let failed: Vec<(&str, &str)> = report
+        .failed
+        .iter()
+        .map(|f| (f.key.as_str(), f.kind))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("trip-000005-bad", "undecodable"),
+            ("trip-000007-rev", "unreadable")
+        ],
+        "{report:#}"
     );
-    assert_eq!(error.report.last_key.as_deref(), Some("trip-000005"));
-
-    // Deleted, the run resumes and stops at the next one, named too.
-    conn.execute("DELETE FROM t WHERE key = 'trip-000005-bad'", [])
+    assert!(report.failed[0].reason.contains("not UTF-8"), "{report:#}");
+    assert_eq!(report.upgraded, 10);
+    let raw: Vec<u8> = conn
+        .query_row(
+            "SELECT CAST(payload AS BLOB) FROM t WHERE key = 'trip-000005-bad'",
+            [],
+            |row| row.get(0),
+        )
         .unwrap();
-    let error = migrator
-        .clone()
-        .resume_from("trip-000005")
-        .run(&store)
-        .await
-        .expect_err("an undecodable revision");
-    assert!(error.to_string().contains("trip-000007-rev"), "{error}");
-    conn.execute("DELETE FROM t WHERE key = 'trip-000007-rev'", [])
+    assert_eq!(raw, b"{\"\xFF\"", "left as it was");
+    let revision: String = conn
+        .query_row(
+            "SELECT revision FROM t WHERE key = 'trip-000007-rev'",
+            [],
+            |row| row.get(0),
+        )
         .unwrap();
-    // No batch of that run was done before the error: resume where it began.
-    let last = (error.report.last_key.clone()).unwrap_or_else(|| "trip-000005".to_owned());
-    let report = migrator
-        .resume_from(last)
-        .run(&store)
-        .await
-        .expect("nothing left to stop it");
-    assert!(report.finished && report.failed.is_empty(), "{report:#}");
-    for record in schema_migrate_tests::store::scan_all(&store, 100).await {
-        assert_eq!(schema_migrate_tests::store::read(&record).1, 4);
-    }
+    assert_eq!(revision, "abc", "left as it was");
 }
 
 /// Exit statuses: a store named wrongly (invalid table name, unknown URL
@@ -491,10 +492,7 @@ async fn cli_exit_codes_for_store_names_limits_and_a_closed_stdout() {
     schema_migrate_tests::store::fill(&store, 30, 1, |_| 1).await;
 
     for (args, needle) in [
-        (
-            &["--store", &url, "--table", "1bad"][..],
-            "invalid table name",
-        ),
+        (&["--store", &url, "--table", "1bad"][..], "no table `1bad`"),
         (
             &["--store", "mysql://localhost/db"],
             "unknown store URL scheme",

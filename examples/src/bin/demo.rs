@@ -56,6 +56,10 @@ async fn demo(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
         "trip-02345-truncated".to_owned(),
         r#"{"schema_version":2,"destination":"Li"#.to_owned(),
     ));
+    let records: Vec<(String, Vec<u8>)> = records
+        .into_iter()
+        .map(|(k, p)| (k, p.into_bytes()))
+        .collect();
     store.put_many(&records).await?;
     println!(
         "\nWrote {} checkpoints to {} in {:.0} ms: {}, plus 1 from a future release and 1 truncated",

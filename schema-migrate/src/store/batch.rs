@@ -38,9 +38,9 @@ use crate::{DeserializeVersionedOwned, Versioned};
 /// # let dir = std::env::temp_dir().join(format!("sm-batch-doc-{}", std::process::id()));
 /// # std::fs::create_dir_all(&dir)?;
 /// let store = SqliteStore::open(dir.join("jobs.db"), "jobs").await?;
-/// store.put("job-1", r#"{"_version":1,"name":"sync"}"#).await?;
-/// store.put("job-2", r#"{"_version":2,"name":"index","retries":1}"#).await?;
-/// store.put("job-3", r#"{"_version":9,"name":"from the future"}"#).await?;
+/// store.put("job-1", br#"{"_version":1,"name":"sync"}"#).await?;
+/// store.put("job-2", br#"{"_version":2,"name":"index","retries":1}"#).await?;
+/// store.put("job-3", br#"{"_version":9,"name":"from the future"}"#).await?;
 ///
 /// let dry = Migrator::<Job>::new().dry_run(true).run(&store).await?;
 /// assert_eq!((dry.upgraded, dry.already_current, dry.failed.len()), (1, 1, 1));
@@ -182,6 +182,7 @@ where
             scanned: 0,
             already_current: 0,
             upgraded: 0,
+            carried: 0,
             failed: Vec::new(),
             conflicts: Vec::new(),
             last_key: None,
@@ -224,36 +225,52 @@ where
             };
             let last_key = last.key.clone();
 
+            let encoding = store.encoding();
             let mut writes = Vec::new();
+            let mut carrying = Vec::new();
             let mut current = 0u64;
             let mut failed = Vec::new();
-            for record in &records {
-                match crate::json::from_str::<T>(&record.payload) {
-                    Ok(stored) if !stored.was_upgraded() => current += 1,
-                    Ok(stored) => match serde_json::to_string(&stored.value) {
-                        Ok(payload) => writes.push(CasWrite {
-                            key: record.key.clone(),
+            let scanned = records.len() as u64;
+            for record in records {
+                let fail = |kind, reason| Failure {
+                    key: record.key.clone(),
+                    kind,
+                    reason,
+                };
+                if let Some(reason) = &record.unreadable {
+                    failed.push(fail("unreadable", reason.clone()));
+                    continue;
+                }
+                let rewrite = encoding.read::<T>(&record.payload).and_then(|stored| {
+                    if stored.was_upgraded() {
+                        encoding
+                            .rewrite(&record.payload, &stored.value, stored.version, true)
+                            .map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                });
+                match rewrite {
+                    Ok(None) => current += 1,
+                    Ok(Some(rewrite)) => {
+                        carrying.push(rewrite.carried > 0);
+                        writes.push(CasWrite {
+                            key: record.key,
                             expected: record.revision,
-                            payload,
-                        }),
-                        Err(e) => failed.push(Failure {
-                            key: record.key.clone(),
-                            kind: "serialize",
-                            reason: format!("the upgraded value cannot be serialized: {e}"),
-                        }),
-                    },
-                    Err(e) => failed.push(Failure {
-                        key: record.key.clone(),
-                        kind: e.kind(),
-                        reason: e.to_string(),
-                    }),
+                            read: record.payload,
+                            payload: rewrite.payload,
+                        });
+                    }
+                    Err(problem) => failed.push(fail(problem.kind(), problem.to_string())),
                 }
             }
 
             let mut upgraded = 0u64;
+            let mut carried = 0u64;
             let mut conflicts = Vec::new();
             if self.dry_run {
                 upgraded = writes.len() as u64;
+                carried = carrying.iter().filter(|&&c| c).count() as u64;
             } else if !writes.is_empty() {
                 let outcomes = match store.compare_and_swap(&writes).await {
                     Ok(outcomes) => outcomes,
@@ -261,7 +278,10 @@ where
                 };
                 for (i, write) in writes.iter().enumerate() {
                     match outcomes.get(i) {
-                        Some(Cas::Written { .. }) => upgraded += 1,
+                        Some(Cas::Written { .. }) => {
+                            upgraded += 1;
+                            carried += u64::from(carrying[i]);
+                        }
                         // No outcome is not a write that happened.
                         Some(Cas::Conflict) | None => conflicts.push(write.key.clone()),
                     }
@@ -271,9 +291,10 @@ where
             // The batch is done (written or refused as a whole): only now
             // does it count, so `last_key` is always safe to resume after.
             batch_number += 1;
-            report.scanned += records.len() as u64;
+            report.scanned += scanned;
             report.already_current += current;
             report.upgraded += upgraded;
+            report.carried += carried;
             for failure in &failed {
                 tracing::warn!(
                     target: "schema_migrate",
@@ -350,7 +371,11 @@ pub struct Failure {
     /// The record's key.
     pub key: String,
     /// A short, stable name of what went wrong: one of
-    /// [`Error::kind`](crate::Error::kind)'s, or `"serialize"`.
+    /// [`Error::kind`](crate::Error::kind)'s, or `unreadable` (the store
+    /// could not read the row: a NULL payload, say), `undecodable` (not the
+    /// declared format), `no_value_at_path`, `carried_field_collision` (a
+    /// field the stored version does not model has the name of a field the
+    /// current version writes) or `serialize`.
     pub kind: &'static str,
     /// The full message: type, version, step and cause.
     pub reason: String,
@@ -377,6 +402,10 @@ pub struct Report {
     pub already_current: u64,
     /// Records upgraded and written (or, in a dry run, that would be).
     pub upgraded: u64,
+    /// Of the upgraded records, those whose stored value held fields its
+    /// version does not model (written by another program, say): the
+    /// written record carries them.
+    pub carried: u64,
     /// Records that could not be upgraded, in key order; none was written.
     pub failed: Vec<Failure>,
     /// Keys of records that changed between the read and the write: someone
@@ -421,6 +450,13 @@ impl fmt::Display for Report {
         writeln!(f, "  scanned          {}", self.scanned)?;
         writeln!(f, "  already current  {}", self.already_current)?;
         writeln!(f, "  {upgraded:<16} {}", self.upgraded)?;
+        if self.carried > 0 {
+            writeln!(
+                f,
+                "  carried fields   {} (records holding fields their version does not model; kept)",
+                self.carried
+            )?;
+        }
         writeln!(f, "  failed           {}", self.failed.len())?;
         writeln!(
             f,

@@ -37,8 +37,27 @@ Usage: <program> --store URL [options]
 
 Options:
   --store URL          sqlite:PATH, postgres://USER@HOST/DB or redis://HOST:PORT
-  --table NAME         the table holding the records (SQLite, PostgreSQL) [default: records]
-  --prefix NAME        the key prefix (Redis); the same setting as --table
+  --table NAME         the table holding the records (schema.table on PostgreSQL)
+                       [default: records]
+  --prefix NAME        Redis: the key prefix of the store's own layout; the same
+                       setting as --table
+An existing table (without --key and --payload: the store's own layout,
+columns key, payload and revision):
+  --key COL[,COL...]   the key column(s): text, integer or uuid; records are
+                       visited in their order [default: key]
+  --payload COL        the payload column: TEXT, JSON, JSONB, BLOB or BYTEA
+                       [default: payload]
+  --format FORMAT      json, msgpack or cbor [default: json]
+  --path POINTER       a JSON Pointer to the versioned value inside the payload,
+                       e.g. /channel_values/trip; the rest is left as it was
+  --revision COL       an integer column every writer bumps; without it,
+                       compare-and-swap checks xmin (PostgreSQL) or the payload
+  --where CONDITION    only the rows matching this SQL condition
+Existing Redis keys:
+  --match PATTERN      the keys matching this pattern, each a string value
+                       holding the payload (instead of --prefix)
+  --hash-field NAME    with --match: the payload is this field of a hash
+
   --dry-run            read and report, write nothing
   --batch-size N       records read and written per transaction [default: 500]
   --resume-from KEY    start after KEY (the last key of an interrupted run)
@@ -54,11 +73,16 @@ Exit status: 0 done, 1 some records failed to upgrade (listed, left untouched),
 
 /// The parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Options {
     /// `--store`.
     pub store: String,
     /// `--table` / `--prefix`.
     pub table: String,
+    /// Where the records are: built from `--table`, `--key`, `--payload`,
+    /// `--format`, `--path`, `--revision`, `--where`, `--match` and
+    /// `--hash-field`.
+    pub layout: super::Layout,
     /// `--dry-run`.
     pub dry_run: bool,
     /// `--batch-size`.
@@ -75,7 +99,7 @@ pub struct Options {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Run a migration.
-    Run(Options),
+    Run(Box<Options>),
     /// Print [`USAGE`].
     Help,
 }
@@ -101,6 +125,15 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut resume_from = None;
     let mut limit = None;
     let mut progress = Progress::Auto;
+    let mut key: Option<Vec<String>> = None;
+    let mut payload = None;
+    let mut format = super::Format::Json;
+    let mut path = None;
+    let mut revision = None;
+    let mut filter = None;
+    let mut pattern = None;
+    let mut hash_field = None;
+    let mut prefix_given = false;
 
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -121,6 +154,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "-h" | "--help" => return Ok(Command::Help),
             "--store" => store = Some(value("a store URL")?),
             "--table" | "--prefix" => {
+                prefix_given |= name == "--prefix";
                 let v = value("a name")?;
                 if let Some(previous) = table.replace(v.clone()) {
                     if previous != v {
@@ -131,6 +165,27 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
                     }
                 }
             }
+            "--key" => {
+                let v = value("the key column, or several separated by commas")?;
+                let columns: Vec<String> = v.split(',').map(|c| c.trim().to_owned()).collect();
+                if columns.iter().any(String::is_empty) {
+                    return Err(format!("--key: expected COL[,COL...], got {v:?}"));
+                }
+                key = Some(columns);
+            }
+            "--payload" => payload = Some(value("the payload column")?),
+            "--format" => {
+                let v = value("json, msgpack or cbor")?;
+                format = v.parse().map_err(|e| format!("--format: {e}"))?;
+            }
+            "--path" => {
+                let v = value("a JSON Pointer, such as /channel_values/trip")?;
+                path = Some(super::Pointer::parse(&v).map_err(|e| format!("--path: {e}"))?);
+            }
+            "--revision" => revision = Some(value("the revision column")?),
+            "--where" => filter = Some(value("an SQL condition")?),
+            "--match" => pattern = Some(value("a key pattern, such as session:*")?),
+            "--hash-field" => hash_field = Some(value("the hash field holding the payload")?),
             "--dry-run" if inline.is_none() => dry_run = true,
             "--batch-size" => {
                 let v = value("a number of records")?;
@@ -169,15 +224,53 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         }
     }
     let store = store.ok_or("--store is required (for example --store sqlite:records.db)")?;
-    Ok(Command::Run(Options {
+    if prefix_given && pattern.is_some() {
+        return Err(
+            "--match replaces --prefix: give the keys' pattern with --match, or the store's own \
+             prefix with --prefix, not both"
+                .to_owned(),
+        );
+    }
+    if hash_field.is_some() && pattern.is_none() {
+        return Err("--hash-field goes with --match PATTERN".to_owned());
+    }
+    let table = table.unwrap_or_else(|| "records".to_owned());
+    let mut layout = match (&pattern, key.is_some() || payload.is_some()) {
+        (Some(pattern), _) => super::Layout::redis_keys(pattern.clone()),
+        (None, true) => super::Layout::table(
+            table.clone(),
+            key.clone().unwrap_or_else(|| vec!["key".to_owned()]),
+            payload.clone().unwrap_or_else(|| "payload".to_owned()),
+        ),
+        (None, false) => super::Layout::new(table.clone()),
+    };
+    if pattern.is_some() && (key.is_some() || payload.is_some() || filter.is_some()) {
+        return Err(
+            "--key, --payload and --where name columns of a table; --match names Redis keys"
+                .to_owned(),
+        );
+    }
+    if let Some(column) = revision {
+        layout = layout.revision(column);
+    }
+    if let Some(condition) = filter {
+        layout = layout.filter(condition);
+    }
+    if let Some(field) = hash_field {
+        layout = layout.hash_field(field);
+    }
+    layout = layout.format(format);
+    layout.encoding.path = path;
+    Ok(Command::Run(Box::new(Options {
         store,
-        table: table.unwrap_or_else(|| "records".to_owned()),
+        table,
+        layout,
         dry_run,
         batch_size,
         resume_from,
         limit,
         progress,
-    }))
+    })))
 }
 
 /// Parses `std::env::args`, runs the migration of `T`, prints the report,
@@ -219,16 +312,22 @@ where
             return ExitCode::from(3);
         }
     };
-    runtime.block_on(migrate::<T>(options))
+    runtime.block_on(migrate::<T>(*options))
 }
 
 async fn migrate<T>(options: Options) -> ExitCode
 where
     T: Versioned + DeserializeVersionedOwned + Serialize,
 {
-    // Nothing is created: a dry run writes nothing, and a misspelled file or
-    // table is an error rather than an empty store that migrates fine.
-    let store = match super::open_existing(&options.store, &options.table).await {
+    // Nothing is created: a dry run writes nothing (and opens a SQLite file
+    // read-only), and a misspelled file or table is an error rather than an
+    // empty store that migrates fine.
+    let opened = if options.dry_run {
+        super::open_layout_read_only(&options.store, &options.layout).await
+    } else {
+        super::open_layout(&options.store, &options.layout).await
+    };
+    let store = match opened {
         Ok(store) => store,
         Err(e) if e.is_usage() => {
             let _ = writeln!(std::io::stderr(), "error: {e}");
@@ -266,19 +365,23 @@ where
             // must neither panic nor change the exit status, which says
             // what happened to the records.
             let mut out = std::io::stdout().lock();
-            if report.scanned == 0 && report.resumed_from.is_none() {
-                let (what, hint) = if backend == "redis" {
-                    (
+            if report.scanned == 0 {
+                let (what, name, hint) = match (&options.layout.key_pattern, backend) {
+                    (Some(pattern), _) => ("matching", pattern.as_str(), ""),
+                    (None, "redis") => (
                         "under the prefix",
-                        " (records written by other programs are indexed by RedisStore::reindex)",
-                    )
-                } else {
-                    ("in the table", "")
+                        options.table.as_str(),
+                        " (records written by other programs: --match PATTERN)",
+                    ),
+                    _ => ("in the table", options.table.as_str(), ""),
+                };
+                let after = match &report.resumed_from {
+                    Some(key) => format!(" after {}", shell_quote(key)),
+                    None => String::new(),
                 };
                 let _ = writeln!(
                     std::io::stderr(),
-                    "warning: no records found {what} `{}`: is the name right?{hint}",
-                    options.table
+                    "warning: no records found {what} `{name}`{after}: is the name right?{hint}"
                 );
             }
             let _ = writeln!(out, "{report:#}");
@@ -293,7 +396,8 @@ where
                 if let Some(key) = &report.last_key {
                     let _ = writeln!(
                         out,
-                        "stopped before the end: continue with --resume-from {key}"
+                        "stopped before the end: continue with --resume-from {}",
+                        shell_quote(key)
                     );
                 }
             }
@@ -307,9 +411,38 @@ where
             let _ = writeln!(std::io::stdout(), "{:#}", e.report);
             let _ = writeln!(std::io::stderr(), "error: {e}");
             if let Some(key) = &e.report.last_key {
-                let _ = writeln!(std::io::stderr(), "continue with --resume-from {key}");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "continue with --resume-from {}",
+                    shell_quote(key)
+                );
             }
             ExitCode::from(3)
         }
+    }
+}
+
+/// `text` as one word for a POSIX shell: as it is when it holds only
+/// characters no shell treats specially, else in single quotes (a quote
+/// inside written `'\''`), so that pasting a printed hint passes the key
+/// through unchanged, spaces, quotes and newlines included.
+///
+/// ```
+/// use schema_migrate::store::cli::shell_quote;
+///
+/// assert_eq!(shell_quote("thread-1"), "thread-1");
+/// assert_eq!(shell_quote("it's a key"), r"'it'\''s a key'");
+/// assert_eq!(shell_quote(r#"["a",1]"#), r#"'["a",1]'"#);
+/// assert_eq!(shell_quote(""), "''");
+/// ```
+pub fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:@%+=,".contains(&b));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }

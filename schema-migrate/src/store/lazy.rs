@@ -5,7 +5,8 @@ use std::marker::PhantomData;
 
 use serde::Serialize;
 
-use super::{Cas, CasWrite, RecordStore, StoreError};
+use super::codec::Problem;
+use super::{Cas, CasWrite, Record, RecordStore, StoreError};
 use crate::{DeserializeVersionedOwned, Versioned};
 
 /// Loads and saves values of a versioned type `T` in a [`RecordStore`],
@@ -28,7 +29,7 @@ use crate::{DeserializeVersionedOwned, Versioned};
 /// # let dir = std::env::temp_dir().join(format!("sm-lazy-doc-{}", std::process::id()));
 /// # std::fs::create_dir_all(&dir)?;
 /// let store = SqliteStore::open(dir.join("jobs.db"), "jobs").await?;
-/// store.put("job-1", r#"{"_version":1,"name":"sync"}"#).await?;
+/// store.put("job-1", br#"{"_version":1,"name":"sync"}"#).await?;
 ///
 /// let jobs = Lazy::<_, Job>::new(store).write_back(true);
 /// let loaded = jobs.load("job-1").await?.expect("job-1 was stored");
@@ -117,14 +118,37 @@ pub enum LazyError {
         /// Why: a future version, a failed step, invalid data...
         source: crate::Error,
     },
-    /// The value could not be serialized to JSON (a map with non-string
-    /// keys, a failing `Serialize` impl); nothing was written.
-    Serialize {
+    /// The record's payload could not be read or written back: the store
+    /// could not read the row (`unreadable`), the payload is not in the
+    /// store's format (`undecodable`), there is nothing at the store's path
+    /// (`no_value_at_path`), the record holds a field its version does not
+    /// model under a name the current version writes
+    /// (`carried_field_collision`), or the value cannot be serialized
+    /// (`serialize`). Nothing was written.
+    Payload {
         /// The record's key.
         key: String,
-        /// The serializer's error.
-        source: serde_json::Error,
+        /// A short, stable name of what went wrong (listed above).
+        kind: &'static str,
+        /// The full message.
+        reason: String,
     },
+}
+
+impl LazyError {
+    fn from_problem(key: &str, problem: Problem) -> Self {
+        match problem {
+            Problem::Upgrade(source) => LazyError::Upgrade {
+                key: key.to_owned(),
+                source,
+            },
+            Problem::Payload { kind, reason } => LazyError::Payload {
+                key: key.to_owned(),
+                kind,
+                reason,
+            },
+        }
+    }
 }
 
 impl fmt::Display for LazyError {
@@ -134,8 +158,8 @@ impl fmt::Display for LazyError {
             LazyError::Upgrade { key, source } => {
                 write!(f, "record {key:?} cannot be loaded: {source}")
             }
-            LazyError::Serialize { key, source } => {
-                write!(f, "record {key:?} cannot be serialized: {source}")
+            LazyError::Payload { key, reason, .. } => {
+                write!(f, "record {key:?}: {reason}")
             }
         }
     }
@@ -146,7 +170,7 @@ impl std::error::Error for LazyError {
         match self {
             LazyError::Store(e) => Some(e),
             LazyError::Upgrade { source, .. } => Some(source),
-            LazyError::Serialize { source, .. } => Some(source),
+            LazyError::Payload { .. } => None,
         }
     }
 }
@@ -198,11 +222,10 @@ where
         let Some(record) = self.store.get(key).await? else {
             return Ok(None);
         };
-        let stored =
-            crate::json::from_str::<T>(&record.payload).map_err(|source| LazyError::Upgrade {
-                key: key.to_owned(),
-                source,
-            })?;
+        let fail = |problem| LazyError::from_problem(key, problem);
+        let record = readable(record)?;
+        let encoding = self.store.encoding();
+        let stored = encoding.read::<T>(&record.payload).map_err(fail)?;
         let mut loaded = Loaded {
             value: stored.value,
             version: stored.version,
@@ -217,10 +240,15 @@ where
             loaded.write_back = WriteBack::Off;
             return Ok(Some(loaded));
         }
+        let payload = encoding
+            .rewrite(&record.payload, &loaded.value, loaded.version, true)
+            .map_err(fail)?
+            .payload;
         let write = CasWrite {
             key: key.to_owned(),
             expected: record.revision,
-            payload: to_json(key, &loaded.value)?,
+            read: record.payload,
+            payload,
         };
         loaded.write_back = match self.store.compare_and_swap(&[write]).await?.first() {
             Some(Cas::Written { revision }) => {
@@ -238,28 +266,82 @@ where
 
     /// Writes `value` under `key` unconditionally, at the current version;
     /// returns the new revision.
+    ///
+    /// With a path in the store's [`Encoding`](super::Encoding), the value is
+    /// written into the record's envelope, which must exist: it is read and
+    /// written back with compare-and-swap, again if someone wrote it
+    /// meanwhile, so their changes to the rest of the envelope stay.
     pub async fn save(&self, key: &str, value: &T) -> Result<u64, LazyError> {
-        let payload = to_json(key, value)?;
-        Ok(self.store.put(key, &payload).await?)
+        let encoding = self.store.encoding();
+        if encoding.path.is_none() {
+            let payload = encoding
+                .write(None, value)
+                .map_err(|p| LazyError::from_problem(key, p))?;
+            return Ok(self.store.put(key, &payload).await?);
+        }
+        loop {
+            let Some(record) = self.store.get(key).await? else {
+                return Err(LazyError::from_problem(
+                    key,
+                    encoding
+                        .write(None, value)
+                        .expect_err("a path needs a record"),
+                ));
+            };
+            let record = readable(record)?;
+            let expected = record.revision;
+            if let Cas::Written { revision } = self.cas(key, value, record, expected).await? {
+                return Ok(revision);
+            }
+        }
     }
 
     /// Writes `value` under `key` only if the record's revision is still
     /// `expected` (as returned in [`Loaded::revision`]); a [`Cas::Conflict`]
     /// means someone else wrote it first and nothing was written.
     pub async fn save_if(&self, key: &str, value: &T, expected: u64) -> Result<Cas, LazyError> {
+        let Some(record) = self.store.get(key).await? else {
+            return Ok(Cas::Conflict);
+        };
+        self.cas(key, value, readable(record)?, expected).await
+    }
+
+    /// Writes `value` into `record` (read under `key`) if it is still at
+    /// revision `expected` and holds what was read.
+    async fn cas(
+        &self,
+        key: &str,
+        value: &T,
+        record: Record,
+        expected: u64,
+    ) -> Result<Cas, LazyError> {
+        if record.revision != expected {
+            return Ok(Cas::Conflict);
+        }
+        let payload = self
+            .store
+            .encoding()
+            .write(Some(&record.payload), value)
+            .map_err(|p| LazyError::from_problem(key, p))?;
         let write = CasWrite {
             key: key.to_owned(),
             expected,
-            payload: to_json(key, value)?,
+            read: record.payload,
+            payload,
         };
         let outcomes = self.store.compare_and_swap(&[write]).await?;
         Ok(outcomes.first().copied().unwrap_or(Cas::Conflict))
     }
 }
 
-fn to_json<T: Serialize>(key: &str, value: &T) -> Result<String, LazyError> {
-    serde_json::to_string(value).map_err(|source| LazyError::Serialize {
-        key: key.to_owned(),
-        source,
-    })
+/// A record the store could read, or the error naming why it could not.
+fn readable(record: Record) -> Result<Record, LazyError> {
+    match record.unreadable {
+        None => Ok(record),
+        Some(reason) => Err(LazyError::Payload {
+            key: record.key,
+            kind: "unreadable",
+            reason,
+        }),
+    }
 }

@@ -1,16 +1,22 @@
 //! Records in a database: lazy migration on load and batch migration.
 //!
-//! A [`RecordStore`] holds JSON payloads under string keys, each with a
-//! revision that every write bumps, so that a write can be made conditional
-//! on nothing having changed since the read (compare-and-swap). Backends are
-//! behind cargo features: `sqlite` (embedded, a single file), `postgres`
-//! (a `JSONB` column) and `redis`.
+//! A [`RecordStore`] holds payloads under keys, each with a revision that
+//! every write bumps, so that a write can be made conditional on nothing
+//! having changed since the read (compare-and-swap). Backends are behind
+//! cargo features: `sqlite` (embedded, a single file), `postgres` and
+//! `redis`. Each works on a table (or keys) of its own layout, or on the
+//! tables and keys a service already has, described by a [`Layout`] or
+//! [`Layout::redis_keys`]: any key columns, a payload
+//! column in JSON, MessagePack or CBOR, the versioned value at a path inside
+//! an envelope, with or without a revision column.
 
 use std::fmt;
 use std::future::Future;
 
 mod batch;
 pub mod cli;
+mod codec;
+mod layout;
 mod lazy;
 mod open;
 #[cfg(feature = "postgres")]
@@ -21,36 +27,77 @@ pub mod redis;
 pub mod sqlite;
 
 pub use batch::{Failure, Migrator, Progress, Report, RunError, DEFAULT_BATCH_SIZE};
+pub use codec::{Encoding, Format, Pointer};
+pub use layout::Layout;
 pub use lazy::{Lazy, LazyError, Loaded, WriteBack};
-pub use open::{open, open_existing, AnyStore};
+pub use open::{open, open_existing, open_layout, open_layout_read_only, AnyStore};
 
-/// A stored record as read: its key, its JSON payload and its revision.
+/// A stored record as read: its key, its payload and its revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    /// The record's key.
+    /// The record's key. A composite key (several key columns) is a JSON
+    /// array of its parts, such as `["thread-1","","ck-3"]`.
     pub key: String,
-    /// The payload, as JSON text.
-    pub payload: String,
+    /// The payload, as stored (JSON text, or MessagePack or CBOR bytes).
+    pub payload: Vec<u8>,
     /// Bumped by every write; a compare-and-swap names the revision it read.
+    /// Where the layout has no revision column it is the row's `xmin` on
+    /// PostgreSQL, and elsewhere a 64-bit fingerprint of the payload (whose
+    /// bytes a compare-and-swap compares).
     pub revision: u64,
+    /// Why the store could not read this record as one (a NULL payload, a
+    /// revision that is not an integer): such a record is reported as
+    /// failed, with its key, and never written.
+    pub unreadable: Option<String>,
 }
 
-/// A conditional write: replace the payload of `key` only if its revision is
-/// still `expected`.
+impl Record {
+    /// A readable record.
+    pub fn new(key: impl Into<String>, payload: impl Into<Vec<u8>>, revision: u64) -> Self {
+        Record {
+            key: key.into(),
+            payload: payload.into(),
+            revision,
+            unreadable: None,
+        }
+    }
+
+    /// A record the store found but cannot read, for the reason given.
+    pub fn unreadable(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Record {
+            key: key.into(),
+            payload: Vec::new(),
+            revision: 0,
+            unreadable: Some(reason.into()),
+        }
+    }
+
+    /// The payload as text, if it is UTF-8 (a JSON payload is).
+    pub fn text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.payload).ok()
+    }
+}
+
+/// A conditional write: replace the payload of `key` only if the record has
+/// not changed since it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CasWrite {
     /// The record to write.
     pub key: String,
     /// The revision the writer read.
     pub expected: u64,
-    /// The new payload, as JSON text.
-    pub payload: String,
+    /// The payload the writer read: what a layout without a revision column
+    /// compares (SQLite, Redis keys).
+    pub read: Vec<u8>,
+    /// The new payload.
+    pub payload: Vec<u8>,
 }
 
 /// The outcome of one [`CasWrite`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cas {
-    /// Written; the record now has this revision.
+    /// Written; the record now has this revision (see [`Record::revision`]
+    /// for layouts without a revision column).
     Written {
         /// The record's new revision.
         revision: u64,
@@ -59,24 +106,33 @@ pub enum Cas {
     Conflict,
 }
 
-/// A key-value store of JSON records with revisions.
+/// A key-value store of records with revisions.
 ///
-/// Keys are compared as bytes: [`RecordStore::scan`] returns them in that
-/// order on every backend, so a scan can resume after any key.
+/// [`RecordStore::scan`] returns records in the order of their keys (as
+/// bytes on the store's own layout; in the database's order of the key
+/// columns on an existing table), so a scan can resume after any key.
 pub trait RecordStore: Send + Sync {
+    /// How payloads are encoded, and where in them the versioned value is.
+    fn encoding(&self) -> &Encoding {
+        &codec::JSON
+    }
+
     /// Reads one record, or `None` if there is no record under `key`.
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
 
     /// Writes `payload` under `key` unconditionally, creating the record or
     /// replacing it; returns the new revision.
-    fn put(&self, key: &str, payload: &str)
-        -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn put(
+        &self,
+        key: &str,
+        payload: &[u8],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Writes many records unconditionally, in one transaction where the
     /// engine has them.
     fn put_many(
         &self,
-        records: &[(String, String)],
+        records: &[(String, Vec<u8>)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Compare-and-swap writes, applied together in one transaction where the
@@ -102,15 +158,19 @@ pub trait RecordStore: Send + Sync {
 macro_rules! forward_store {
     ($($ty:ty),*) => {$(
         impl<S: RecordStore> RecordStore for $ty {
+            fn encoding(&self) -> &Encoding {
+                (**self).encoding()
+            }
+
             fn get(&self, key: &str) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send {
                 (**self).get(key)
             }
 
-            fn put(&self, key: &str, payload: &str) -> impl Future<Output = Result<u64, StoreError>> + Send {
+            fn put(&self, key: &str, payload: &[u8]) -> impl Future<Output = Result<u64, StoreError>> + Send {
                 (**self).put(key, payload)
             }
 
-            fn put_many(&self, records: &[(String, String)]) -> impl Future<Output = Result<(), StoreError>> + Send {
+            fn put_many(&self, records: &[(String, Vec<u8>)]) -> impl Future<Output = Result<(), StoreError>> + Send {
                 (**self).put_many(records)
             }
 
@@ -200,6 +260,20 @@ impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.source)
     }
+}
+
+/// The revision of a record in a layout without a revision column (SQLite,
+/// Redis keys): a 64-bit FNV-1a hash of its payload, so that
+/// [`Lazy::save_if`] can tell that a record changed since it was loaded.
+/// The compare-and-swap itself compares the payload's bytes.
+#[cfg_attr(not(any(feature = "sqlite", feature = "redis")), allow(dead_code))]
+pub(crate) fn fingerprint(payload: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in payload {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
 }
 
 /// Checks that `name` (a table name or key prefix) is a plain SQL identifier,

@@ -1,6 +1,6 @@
 //! Opening a store from a URL, for command lines and configuration files.
 
-use super::{Cas, CasWrite, Record, RecordStore, StoreError};
+use super::{Cas, CasWrite, Encoding, Layout, Record, RecordStore, StoreError};
 
 /// Any backend compiled in, chosen at run time by [`open`].
 ///
@@ -13,7 +13,7 @@ pub enum AnyStore {
     /// A PostgreSQL table (feature `postgres`).
     #[cfg(feature = "postgres")]
     Postgres(super::postgres::PostgresStore),
-    /// Redis keys under a prefix (feature `redis`).
+    /// Redis keys (feature `redis`).
     #[cfg(feature = "redis")]
     Redis(super::redis::RedisStore),
     /// With no backend feature on, no store can be opened; this variant
@@ -49,7 +49,7 @@ pub enum AnyStore {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub async fn open(url: &str, name: &str) -> Result<AnyStore, StoreError> {
-    open_url(url, name, Create::IfMissing).await
+    open_url(url, &Layout::new(name), Access::Create).await
 }
 
 /// Like [`open`], but creates nothing: the SQLite file and table, or the
@@ -76,17 +76,46 @@ pub async fn open(url: &str, name: &str) -> Result<AnyStore, StoreError> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub async fn open_existing(url: &str, name: &str) -> Result<AnyStore, StoreError> {
-    open_url(url, name, Create::No).await
+    open_url(url, &Layout::new(name), Access::Existing).await
 }
 
-/// Whether opening may create the file or table.
+/// Opens the records a [`Layout`] describes, at a URL as for [`open`]: a
+/// table the application already has (SQLite, PostgreSQL), or existing
+/// Redis keys ([`Layout::redis_keys`]). Nothing is created; a missing file,
+/// table or column, or a key column of an unsupported type, is a usage
+/// error ([`StoreError::is_usage`]) naming it.
+///
+/// ```
+/// use schema_migrate::store::{open_layout, Layout};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let err = open_layout("sqlite:no-such.db", &Layout::table("items", ["id"], "data"))
+///     .await
+///     .unwrap_err();
+/// assert!(err.is_usage(), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub async fn open_layout(url: &str, layout: &Layout) -> Result<AnyStore, StoreError> {
+    open_url(url, layout, Access::Existing).await
+}
+
+/// Like [`open_layout`], for reading only: a SQLite file is opened
+/// read-only, so that a dry run works on a file this process may not write.
+pub async fn open_layout_read_only(url: &str, layout: &Layout) -> Result<AnyStore, StoreError> {
+    open_url(url, layout, Access::ReadOnly).await
+}
+
+/// Whether opening may create the file or table, and may write.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Create {
-    IfMissing,
-    No,
+enum Access {
+    Create,
+    Existing,
+    ReadOnly,
 }
 
-async fn open_url(url: &str, name: &str, create: Create) -> Result<AnyStore, StoreError> {
+async fn open_url(url: &str, layout: &Layout, access: Access) -> Result<AnyStore, StoreError> {
     let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
     match scheme {
         "sqlite" => {
@@ -101,10 +130,10 @@ async fn open_url(url: &str, name: &str, create: Create) -> Result<AnyStore, Sto
                     "the URL names no file: expected sqlite:path/to/file.db",
                 ));
             }
-            open_sqlite(path, name, create).await
+            open_sqlite(path, layout, access).await
         }
-        "postgres" | "postgresql" => open_postgres(url, name, create).await,
-        "redis" => open_redis(url, name).await,
+        "postgres" | "postgresql" => open_postgres(url, layout, access).await,
+        "redis" => open_redis(url, layout).await,
         "rediss" => Err(StoreError::usage(
             "redis",
             "open",
@@ -124,33 +153,40 @@ async fn open_url(url: &str, name: &str, create: Create) -> Result<AnyStore, Sto
 }
 
 #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
-async fn open_sqlite(path: &str, name: &str, create: Create) -> Result<AnyStore, StoreError> {
+async fn open_sqlite(path: &str, layout: &Layout, access: Access) -> Result<AnyStore, StoreError> {
     #[cfg(feature = "sqlite")]
-    return match create {
-        Create::IfMissing => super::sqlite::SqliteStore::open(path, name).await,
-        Create::No => super::sqlite::SqliteStore::open_existing(path, name).await,
-    }
-    .map(AnyStore::Sqlite);
+    return {
+        use super::sqlite::SqliteStore;
+        match access {
+            Access::Create => SqliteStore::open(path, &layout.table).await,
+            Access::Existing => SqliteStore::open_layout(path, layout).await,
+            Access::ReadOnly => SqliteStore::open_read_only(path, layout).await,
+        }
+        .map(AnyStore::Sqlite)
+    };
     #[cfg(not(feature = "sqlite"))]
     Err(feature_off("sqlite"))
 }
 
 #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
-async fn open_postgres(url: &str, name: &str, create: Create) -> Result<AnyStore, StoreError> {
+async fn open_postgres(url: &str, layout: &Layout, access: Access) -> Result<AnyStore, StoreError> {
     #[cfg(feature = "postgres")]
-    return match create {
-        Create::IfMissing => super::postgres::PostgresStore::connect(url, name).await,
-        Create::No => super::postgres::PostgresStore::connect_existing(url, name).await,
-    }
-    .map(AnyStore::Postgres);
+    return {
+        use super::postgres::PostgresStore;
+        match access {
+            Access::Create => PostgresStore::connect(url, &layout.table).await,
+            Access::Existing | Access::ReadOnly => PostgresStore::connect_layout(url, layout).await,
+        }
+        .map(AnyStore::Postgres)
+    };
     #[cfg(not(feature = "postgres"))]
     Err(feature_off("postgres"))
 }
 
 #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
-async fn open_redis(url: &str, name: &str) -> Result<AnyStore, StoreError> {
+async fn open_redis(url: &str, layout: &Layout) -> Result<AnyStore, StoreError> {
     #[cfg(feature = "redis")]
-    return super::redis::RedisStore::connect(url, name)
+    return super::redis::RedisStore::connect_layout(url, layout)
         .await
         .map(AnyStore::Redis);
     #[cfg(not(feature = "redis"))]
@@ -216,15 +252,19 @@ impl AnyStore {
     allow(unused_variables)
 )]
 impl RecordStore for AnyStore {
+    fn encoding(&self) -> &Encoding {
+        dispatch!(self, s => s.encoding())
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
         dispatch!(self, s => s.get(key).await)
     }
 
-    async fn put(&self, key: &str, payload: &str) -> Result<u64, StoreError> {
+    async fn put(&self, key: &str, payload: &[u8]) -> Result<u64, StoreError> {
         dispatch!(self, s => s.put(key, payload).await)
     }
 
-    async fn put_many(&self, records: &[(String, String)]) -> Result<(), StoreError> {
+    async fn put_many(&self, records: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         dispatch!(self, s => s.put_many(records).await)
     }
 

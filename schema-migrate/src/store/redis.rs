@@ -8,6 +8,19 @@
 //! of the record keys, every member with score 0, so that Redis orders them
 //! by their bytes (`ZRANGEBYLEX`).
 //!
+//! # Keys another program wrote
+//!
+//! [`RedisStore::connect_layout`] with [`Layout::redis_keys`] works on
+//! existing keys instead: every key matching a `SCAN MATCH` pattern, each a
+//! string value holding the payload (or, with [`Layout::hash_field`], one
+//! field of a hash). Such keys have no index and no revision: a run lists
+//! the matching keys once, when it starts (keys created later are left for
+//! the lazy path), visits them in byte order, and a compare-and-swap is a
+//! script that writes only if the value is still the one read. A string is
+//! written with `SET ... KEEPTTL`, a hash field with `HSET`, so a key's TTL
+//! is kept. A matching key of another type, or a hash without the field,
+//! is a failed record. [`Record::revision`] is a fingerprint of the value.
+//!
 //! # Why an index
 //!
 //! [`RecordStore::scan`] must return keys in ascending byte order strictly
@@ -69,7 +82,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, RedisError, Script};
 
-use super::{check_identifier, Cas, CasWrite, Record, RecordStore, StoreError};
+use super::{check_identifier, Cas, CasWrite, Encoding, Layout, Record, RecordStore, StoreError};
 
 const BACKEND: &str = "redis";
 
@@ -179,6 +192,79 @@ end
 return out
 "#;
 
+/// Reads existing keys. KEYS: the keys. ARGV[1]: the hash field, or empty
+/// for string values. Returns, per key, a status and a value: `ok` and the
+/// value, `none` (the key is gone), or `type` and what the key holds
+/// instead (`hash without the field` included).
+const READ_KEYS_SCRIPT: &str = r#"
+local field = ARGV[1]
+local out = {}
+for _, key in ipairs(KEYS) do
+  local t = redis.call('TYPE', key).ok
+  if t == 'none' then
+    out[#out + 1] = 'none'; out[#out + 1] = ''
+  elseif field == '' and t == 'string' then
+    out[#out + 1] = 'ok'; out[#out + 1] = redis.call('GET', key)
+  elseif field ~= '' and t == 'hash' then
+    local v = redis.call('HGET', key, field)
+    if v then
+      out[#out + 1] = 'ok'; out[#out + 1] = v
+    else
+      out[#out + 1] = 'type'; out[#out + 1] = 'a hash without the field ' .. field
+    end
+  else
+    out[#out + 1] = 'type'; out[#out + 1] = 'a ' .. t
+  end
+end
+return out
+"#;
+
+/// Compare-and-swap on existing keys. KEYS: the keys. ARGV[1]: the hash
+/// field, or empty for string values; then pairs of (value read, new
+/// value). Returns, per key, 1 if written or -1 if the key no longer holds
+/// the value read. A string keeps its TTL (`KEEPTTL`), as does a hash.
+const CAS_KEYS_SCRIPT: &str = r#"
+local field = ARGV[1]
+local out = {}
+for i, key in ipairs(KEYS) do
+  local read, new = ARGV[2 * i], ARGV[2 * i + 1]
+  local t = redis.call('TYPE', key).ok
+  if field == '' and t == 'string' and redis.call('GET', key) == read then
+    redis.call('SET', key, new, 'KEEPTTL')
+    out[#out + 1] = 1
+  elseif field ~= '' and t == 'hash' and redis.call('HGET', key, field) == read then
+    redis.call('HSET', key, field, new)
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = -1
+  end
+end
+return out
+"#;
+
+/// Writes existing keys unconditionally. KEYS: the keys. ARGV[1]: the hash
+/// field, or empty for string values; then the values. A key of another
+/// type fails the call before anything is written.
+const PUT_KEYS_SCRIPT: &str = r#"
+local field = ARGV[1]
+for _, key in ipairs(KEYS) do
+  local t = redis.call('TYPE', key).ok
+  local want = 'string'
+  if field ~= '' then want = 'hash' end
+  if t ~= 'none' and t ~= want then
+    return redis.error_reply('key ' .. key .. ' holds a ' .. t .. ', not a ' .. want .. '; nothing was written')
+  end
+end
+for i, key in ipairs(KEYS) do
+  if field == '' then
+    redis.call('SET', key, ARGV[i + 1], 'KEEPTTL')
+  else
+    redis.call('HSET', key, field, ARGV[i + 1])
+  end
+end
+return #KEYS
+"#;
+
 /// A [`RecordStore`] on a Redis server. See the [module docs](self) for the
 /// layout and its guarantees.
 ///
@@ -188,7 +274,7 @@ return out
 /// use schema_migrate::store::RecordStore;
 ///
 /// let store = RedisStore::connect("redis://127.0.0.1:6379", "checkpoints").await?;
-/// let revision = store.put("thread-1", r#"{"schema_version":4}"#).await?;
+/// let revision = store.put("thread-1", br#"{"schema_version":4}"#).await?;
 /// assert_eq!(store.get("thread-1").await?.map(|r| r.revision), Some(revision));
 /// # Ok(())
 /// # }
@@ -205,6 +291,18 @@ struct Inner {
     connection: Mutex<Option<MultiplexedConnection>>,
     prefix: String,
     key_prefix: String,
+    layout: Layout,
+    /// Existing keys ([`Layout::redis_keys`]) instead of the own layout.
+    keys: Option<Keys>,
+}
+
+/// Existing keys matching a pattern.
+struct Keys {
+    pattern: String,
+    /// The hash field holding the payload; empty for string values.
+    field: String,
+    /// The matching keys in byte order, listed when a run starts.
+    listing: Mutex<Option<Arc<Vec<String>>>>,
 }
 
 /// The scripts, shared by every store (a script is its text and SHA-1).
@@ -212,6 +310,9 @@ struct Scripts {
     put: Script,
     cas: Script,
     scan: Script,
+    read_keys: Script,
+    cas_keys: Script,
+    put_keys: Script,
 }
 
 fn scripts() -> &'static Scripts {
@@ -220,6 +321,9 @@ fn scripts() -> &'static Scripts {
         put: Script::new(PUT_SCRIPT),
         cas: Script::new(CAS_SCRIPT),
         scan: Script::new(SCAN_SCRIPT),
+        read_keys: Script::new(READ_KEYS_SCRIPT),
+        cas_keys: Script::new(CAS_KEYS_SCRIPT),
+        put_keys: Script::new(PUT_KEYS_SCRIPT),
     })
 }
 
@@ -249,22 +353,65 @@ impl RedisStore {
     /// prefix's keys can be mistaken for another's. Fails if the prefix is
     /// invalid, the URL cannot be parsed or the server does not answer.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        check_identifier(BACKEND, "key prefix", prefix)?;
+        Self::connect_layout(url, &Layout::new(prefix)).await
+    }
+
+    /// Connects to the Redis server at `url` and uses the records `layout`
+    /// names: the store's own layout under the prefix [`Layout::table`]
+    /// ([`Layout::new`]), or the existing keys matching a pattern
+    /// ([`Layout::redis_keys`], with [`Layout::hash_field`] for hashes).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), schema_migrate::store::StoreError> {
+    /// use schema_migrate::store::{redis::RedisStore, Layout};
+    ///
+    /// let sessions = RedisStore::connect_layout("redis://127.0.0.1:6379", &Layout::redis_keys("session:*")).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_layout(url: &str, layout: &Layout) -> Result<Self, StoreError> {
+        layout.check_redis()?;
+        layout
+            .encoding
+            .format
+            .check_compiled()
+            .map_err(|e| StoreError::usage(BACKEND, "open", e))?;
+        let keys = match &layout.key_pattern {
+            Some(pattern) => Some(Keys {
+                pattern: pattern.clone(),
+                field: layout.hash_field.clone().unwrap_or_default(),
+                listing: Mutex::new(None),
+            }),
+            None => {
+                check_identifier(BACKEND, "key prefix", &layout.table)?;
+                None
+            }
+        };
+        let prefix = layout.table.clone();
         // A URL that does not parse is the caller's to fix, not the server failing.
         let client = Client::open(url).map_err(|e| StoreError::usage(BACKEND, "connect", e))?;
         let store = RedisStore {
             inner: Arc::new(Inner {
                 client,
                 connection: Mutex::new(None),
-                prefix: prefix.to_owned(),
                 key_prefix: format!("{prefix}:"),
+                prefix,
+                layout: layout.clone(),
+                keys,
             }),
         };
         let mut connection = store.connection("connect").await?;
         // Load the scripts now, so that a server that refuses them (scripting
         // disabled by ACL, say) fails here rather than at the first write.
         let scripts = scripts();
-        for script in [&scripts.put, &scripts.cas, &scripts.scan] {
+        for script in [
+            &scripts.put,
+            &scripts.cas,
+            &scripts.scan,
+            &scripts.read_keys,
+            &scripts.cas_keys,
+            &scripts.put_keys,
+        ] {
             let loaded = script.prepare_invoke().load_async(&mut connection).await;
             store.check("connect", loaded)?;
         }
@@ -283,6 +430,13 @@ impl RedisStore {
     /// This walks all keys matching `{prefix}:*` with `SCAN`, so it costs a
     /// pass over the keyspace; it is meant for an import, not for every run.
     pub async fn reindex(&self) -> Result<u64, StoreError> {
+        if self.inner.keys.is_some() {
+            return Err(StoreError::usage(
+                BACKEND,
+                "reindex",
+                "this store works on existing keys matching a pattern, which need no index",
+            ));
+        }
         let mut connection = self.connection("reindex").await?;
         let index = self.inner.prefix.as_str();
         let pattern = format!("{}*", self.inner.key_prefix);
@@ -368,8 +522,176 @@ impl RedisStore {
     }
 }
 
+/// Existing keys ([`Layout::redis_keys`]).
+impl RedisStore {
+    /// The matching keys in byte order: listed anew when a scan starts from
+    /// the beginning, or when none was listed yet (a resumed run).
+    async fn listing(&self, keys: &Keys, fresh: bool) -> Result<Arc<Vec<String>>, StoreError> {
+        if !fresh {
+            if let Some(listing) = keys
+                .listing
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+            {
+                return Ok(listing);
+            }
+        }
+        let mut connection = self.connection("scan").await?;
+        let mut cursor: u64 = 0;
+        let mut found: Vec<String> = Vec::new();
+        loop {
+            let (next, batch): (u64, Vec<Vec<u8>>) = self.check(
+                "scan",
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&keys.pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut connection)
+                    .await,
+            )?;
+            for key in batch {
+                match String::from_utf8(key) {
+                    Ok(key) => found.push(key),
+                    Err(e) => tracing::warn!(
+                        target: "schema_migrate",
+                        key = %String::from_utf8_lossy(e.as_bytes()),
+                        "redis store: a matching key is not UTF-8 and is skipped",
+                    ),
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        // SCAN may return a key more than once.
+        found.sort_unstable();
+        found.dedup();
+        let listing = Arc::new(found);
+        *keys.listing.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&listing));
+        Ok(listing)
+    }
+
+    async fn scan_keys(
+        &self,
+        keys: &Keys,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        let listing = self.listing(keys, after.is_none()).await?;
+        let mut start = match after {
+            Some(after) => listing.partition_point(|k| k.as_str() <= after),
+            None => 0,
+        };
+        let mut records = Vec::new();
+        // Keys deleted since the listing are skipped; read on so that a
+        // short answer still means the end.
+        while records.len() < limit && start < listing.len() {
+            let end = (start + limit - records.len()).min(listing.len());
+            records.extend(self.read_keys(keys, &listing[start..end]).await?);
+            start = end;
+        }
+        Ok(records)
+    }
+
+    /// The records under `names`; a key that is gone is left out.
+    async fn read_keys(&self, keys: &Keys, names: &[String]) -> Result<Vec<Record>, StoreError> {
+        let mut connection = self.connection("get").await?;
+        let mut records = Vec::with_capacity(names.len());
+        for chunk in names.chunks(Self::MAX_BATCH) {
+            let mut call = scripts().read_keys.prepare_invoke();
+            for name in chunk {
+                call.key(name);
+            }
+            call.arg(&keys.field);
+            let flat: Vec<Vec<u8>> = self.check("get", call.invoke_async(&mut connection).await)?;
+            if flat.len() != 2 * chunk.len() {
+                return Err(unexpected_reply("get", chunk.len(), flat.len() / 2));
+            }
+            for (name, pair) in chunk.iter().zip(flat.chunks(2)) {
+                match pair[0].as_slice() {
+                    b"ok" => records.push(Record::new(
+                        name,
+                        pair[1].clone(),
+                        super::fingerprint(&pair[1]),
+                    )),
+                    b"none" => {}
+                    _ => records.push(Record::unreadable(
+                        name,
+                        format!(
+                            "the key holds {}, not {}",
+                            String::from_utf8_lossy(&pair[1]),
+                            if keys.field.is_empty() {
+                                "a string".to_owned()
+                            } else {
+                                format!("a hash with the field {}", keys.field)
+                            }
+                        ),
+                    )),
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    async fn cas_keys(&self, keys: &Keys, writes: &[CasWrite]) -> Result<Vec<Cas>, StoreError> {
+        let mut connection = self.connection("compare_and_swap").await?;
+        let mut outcomes = Vec::with_capacity(writes.len());
+        for chunk in writes.chunks(Self::MAX_BATCH) {
+            let mut call = scripts().cas_keys.prepare_invoke();
+            call.arg(&keys.field);
+            for write in chunk {
+                call.key(&write.key).arg(&write.read).arg(&write.payload);
+            }
+            let written: Vec<i64> =
+                self.check("compare_and_swap", call.invoke_async(&mut connection).await)?;
+            if written.len() != chunk.len() {
+                return Err(unexpected_reply(
+                    "compare_and_swap",
+                    chunk.len(),
+                    written.len(),
+                ));
+            }
+            outcomes.extend(chunk.iter().zip(written).map(|(write, written)| {
+                if written > 0 {
+                    Cas::Written {
+                        revision: super::fingerprint(&write.payload),
+                    }
+                } else {
+                    Cas::Conflict
+                }
+            }));
+        }
+        Ok(outcomes)
+    }
+
+    async fn put_keys(&self, keys: &Keys, records: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut connection = self.connection("put").await?;
+        for chunk in records.chunks(Self::MAX_BATCH) {
+            let mut call = scripts().put_keys.prepare_invoke();
+            call.arg(&keys.field);
+            for (key, payload) in chunk {
+                call.key(key).arg(payload);
+            }
+            let _: i64 = self.check("put", call.invoke_async(&mut connection).await)?;
+        }
+        Ok(())
+    }
+}
+
 impl RecordStore for RedisStore {
+    fn encoding(&self) -> &Encoding {
+        &self.inner.layout.encoding
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
+        if let Some(keys) = &self.inner.keys {
+            let mut records = self.read_keys(keys, &[key.to_owned()]).await?;
+            return Ok(records.pop());
+        }
         let mut connection = self.connection("get").await?;
         let (payload, revision): (Option<Vec<u8>>, Option<Vec<u8>>) = self.check(
             "get",
@@ -382,11 +704,11 @@ impl RecordStore for RedisStore {
         )?;
         match (payload, revision) {
             (None, None) => Ok(None),
-            (Some(payload), Some(revision)) => Ok(Some(Record {
-                key: key.to_owned(),
-                payload: parse_payload("get", key, payload)?,
-                revision: parse_revision("get", key, &revision)?,
-            })),
+            (Some(payload), Some(revision)) => Ok(Some(Record::new(
+                key,
+                payload,
+                parse_revision("get", key, &revision)?,
+            ))),
             _ => Err(StoreError::new(
                 BACKEND,
                 "get",
@@ -398,7 +720,13 @@ impl RecordStore for RedisStore {
         }
     }
 
-    async fn put(&self, key: &str, payload: &str) -> Result<u64, StoreError> {
+    async fn put(&self, key: &str, payload: &[u8]) -> Result<u64, StoreError> {
+        if let Some(keys) = &self.inner.keys {
+            return self
+                .put_keys(keys, &[(key.to_owned(), payload.to_vec())])
+                .await
+                .map(|()| super::fingerprint(payload));
+        }
         let mut connection = self.connection("put").await?;
         let revisions: Vec<i64> = self.check(
             "put",
@@ -417,9 +745,12 @@ impl RecordStore for RedisStore {
         }
     }
 
-    async fn put_many(&self, records: &[(String, String)]) -> Result<(), StoreError> {
+    async fn put_many(&self, records: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
+        }
+        if let Some(keys) = &self.inner.keys {
+            return self.put_keys(keys, records).await;
         }
         let mut connection = self.connection("put_many").await?;
         for chunk in records.chunks(Self::MAX_BATCH) {
@@ -441,6 +772,9 @@ impl RecordStore for RedisStore {
         let mut outcomes = Vec::with_capacity(writes.len());
         if writes.is_empty() {
             return Ok(outcomes);
+        }
+        if let Some(keys) = &self.inner.keys {
+            return self.cas_keys(keys, writes).await;
         }
         let mut connection = self.connection("compare_and_swap").await?;
         for chunk in writes.chunks(Self::MAX_BATCH) {
@@ -476,6 +810,9 @@ impl RecordStore for RedisStore {
     async fn scan(&self, after: Option<&str>, limit: usize) -> Result<Vec<Record>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
+        }
+        if let Some(keys) = &self.inner.keys {
+            return self.scan_keys(keys, after, limit).await;
         }
         let mut connection = self.connection("scan").await?;
         let start = match after {
@@ -520,28 +857,11 @@ impl RecordStore for RedisStore {
                     ),
                 )
             })?;
-            let payload = parse_payload("scan", &key, payload)?;
             let revision = parse_revision("scan", &key, &revision)?;
-            records.push(Record {
-                key,
-                payload,
-                revision,
-            });
+            records.push(Record::new(key, payload, revision));
         }
         Ok(records)
     }
-}
-
-/// A stored payload as text; one that is not UTF-8 is an error naming the
-/// record, so that it can be repaired or deleted and a run resumed.
-fn parse_payload(operation: &'static str, key: &str, bytes: Vec<u8>) -> Result<String, StoreError> {
-    String::from_utf8(bytes).map_err(|_| {
-        StoreError::new(
-            BACKEND,
-            operation,
-            format!("record {key:?}: payload is not valid UTF-8"),
-        )
-    })
 }
 
 fn parse_revision(operation: &'static str, key: &str, bytes: &[u8]) -> Result<u64, StoreError> {
