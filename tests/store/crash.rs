@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use schema_migrate::store::{open, Record, RecordStore};
+use schema_migrate::store::{open, open_layout, AnyStore, Layout, Record, RecordStore};
 
 use super::fixture::{key, mixed_version, TripState};
 use super::{fill, read, scan_all};
@@ -36,10 +36,33 @@ pub struct CrashOutcome {
 /// it, SIGKILLs it once about half the old records are current, checks
 /// every record, reruns the child to completion and checks again.
 pub async fn crash_and_resume(child: impl AsRef<Path>, url: &str, name: &str) -> CrashOutcome {
-    let child = child.as_ref();
     let store = open(url, name)
         .await
         .unwrap_or_else(|e| panic!("open {name}: {e}"));
+    crash_and_resume_on(child.as_ref(), url, store, &["--table", name]).await
+}
+
+/// [`crash_and_resume`] on an existing table or existing keys: `layout`
+/// names them to the library, `layout_args` to the command line (such as
+/// `--table items --key id --payload data`).
+pub async fn crash_and_resume_layout(
+    child: impl AsRef<Path>,
+    url: &str,
+    layout: &Layout,
+    layout_args: &[&str],
+) -> CrashOutcome {
+    let store = open_layout(url, layout)
+        .await
+        .unwrap_or_else(|e| panic!("open {layout:?}: {e}"));
+    crash_and_resume_on(child.as_ref(), url, store, layout_args).await
+}
+
+async fn crash_and_resume_on(
+    child: &Path,
+    url: &str,
+    store: AnyStore,
+    layout_args: &[&str],
+) -> CrashOutcome {
     assert!(
         store.scan(None, 1).await.unwrap().is_empty(),
         "the crash test needs an empty table/prefix"
@@ -58,19 +81,12 @@ pub async fn crash_and_resume(child: impl AsRef<Path>, url: &str, name: &str) ->
     // half of the old ones are.
     let half = key(old[old.len() / 2]);
 
-    let args = [
-        "--store",
-        url,
-        "--table",
-        name,
-        "--batch-size",
-        "250",
-        "--progress",
-        "events",
-    ];
+    let mut args = vec!["--store", url];
+    args.extend_from_slice(layout_args);
+    args.extend(["--batch-size", "250", "--progress", "events"]);
     let started = Instant::now();
     let mut run = Command::new(child)
-        .args(args)
+        .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -126,7 +142,9 @@ pub async fn crash_and_resume(child: impl AsRef<Path>, url: &str, name: &str) ->
             "{}: partial or wrong upgrade",
             r.key
         );
-        assert_eq!(r.revision, was.revision + 1, "{}: written twice", r.key);
+        if store.counts_writes() {
+            assert_eq!(r.revision, was.revision + 1, "{}: written twice", r.key);
+        }
         assert!(read(was).1 < 4, "{}: a current record was rewritten", r.key);
         upgraded_at_kill += 1;
     }
@@ -138,7 +156,7 @@ pub async fn crash_and_resume(child: impl AsRef<Path>, url: &str, name: &str) ->
 
     let started = Instant::now();
     let output = Command::new(child)
-        .args(args)
+        .args(&args)
         .stdin(Stdio::null())
         .output()
         .expect("rerun the child");

@@ -12,6 +12,12 @@ pub mod fixture;
 /// writes only its own `compare_and_swap`.
 macro_rules! pass_through {
     () => {
+        fn encoding(&self) -> &schema_migrate::store::Encoding {
+            self.inner.encoding()
+        }
+        fn counts_writes(&self) -> bool {
+            self.inner.counts_writes()
+        }
         async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
             self.inner.get(key).await
         }
@@ -381,7 +387,9 @@ pub async fn lazy_write_back_conflict_keeps_the_newer_record<S: RecordStore>(sto
     assert_eq!(loaded.write_back, WriteBack::Conflict);
     assert_eq!(loaded.version, 1);
     let record = store.get(&key(1)).await.unwrap().unwrap();
-    assert_eq!(record.revision, 2, "only the other writer wrote");
+    if store.counts_writes() {
+        assert_eq!(record.revision, 2, "only the other writer wrote");
+    }
     assert_eq!(
         read(&record),
         (newer_value, 4),
@@ -459,7 +467,16 @@ pub async fn batch_counts_dry_run_limit_and_resume<S: RecordStore>(store: &S) {
         assert_eq!((&value, version), (&expected[&r.key], 4));
         let (_, old_version) = read(b);
         let bump = u64::from(old_version < 4);
-        assert_eq!(r.revision, b.revision + bump, "{} written too often", r.key);
+        if store.counts_writes() {
+            assert_eq!(r.revision, b.revision + bump, "{} written too often", r.key);
+        } else {
+            assert_eq!(
+                r.revision != b.revision,
+                bump == 1,
+                "{} written or not",
+                r.key
+            );
+        }
     }
 
     // Everything current: a rerun writes nothing.
@@ -498,7 +515,9 @@ pub async fn batch_conflict_keeps_the_newer_record<S: RecordStore>(store: &S) {
                 "{}: the newer record was overwritten",
                 r.key
             );
-            assert_eq!(r.revision, 2);
+            if store.counts_writes() {
+                assert_eq!(r.revision, 2);
+            }
         } else {
             assert_eq!(value, expected[&r.key]);
         }

@@ -117,6 +117,14 @@ pub trait RecordStore: Send + Sync {
         &codec::JSON
     }
 
+    /// Whether [`Record::revision`] counts writes (1 for a new record, one
+    /// more for each write), as a revision column does; `false` where it is
+    /// only a token that every write changes (PostgreSQL's `xmin`, a
+    /// fingerprint of the payload).
+    fn counts_writes(&self) -> bool {
+        true
+    }
+
     /// Reads one record, or `None` if there is no record under `key`.
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
 
@@ -160,6 +168,10 @@ macro_rules! forward_store {
         impl<S: RecordStore> RecordStore for $ty {
             fn encoding(&self) -> &Encoding {
                 (**self).encoding()
+            }
+
+            fn counts_writes(&self) -> bool {
+                (**self).counts_writes()
             }
 
             fn get(&self, key: &str) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send {

@@ -256,6 +256,10 @@ impl RecordStore for AnyStore {
         dispatch!(self, s => s.encoding())
     }
 
+    fn counts_writes(&self) -> bool {
+        dispatch!(self, s => s.counts_writes())
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
         dispatch!(self, s => s.get(key).await)
     }

@@ -712,6 +712,10 @@ impl RecordStore for PostgresStore {
         &self.inner.table.layout.encoding
     }
 
+    fn counts_writes(&self) -> bool {
+        self.inner.table.layout.revision.is_some()
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
         let texts = self.key_texts(key)?;
         let row = self

@@ -687,6 +687,10 @@ impl RecordStore for RedisStore {
         &self.inner.layout.encoding
     }
 
+    fn counts_writes(&self) -> bool {
+        self.inner.keys.is_none()
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
         if let Some(keys) = &self.inner.keys {
             let mut records = self.read_keys(keys, &[key.to_owned()]).await?;

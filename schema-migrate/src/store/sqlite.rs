@@ -531,6 +531,10 @@ impl RecordStore for SqliteStore {
         &self.inner.layout.encoding
     }
 
+    fn counts_writes(&self) -> bool {
+        self.inner.layout.revision.is_some()
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
         let values = self.key_values(key)?;
         let key = key.to_owned();
