@@ -151,6 +151,11 @@ impl Postgres {
         self.port
     }
 
+    /// The `psql` of this server's version.
+    pub fn psql_binary(&self) -> PathBuf {
+        self.bin.join("psql")
+    }
+
     /// Runs `sql` with `psql` (unaligned, tuples only) and returns its
     /// output: a look at the table from outside the store.
     pub fn psql(&self, sql: &str) -> Result<String, String> {
@@ -169,6 +174,25 @@ impl Postgres {
                 String::from_utf8_lossy(&output.stderr)
             ))
         }
+    }
+
+    /// Restarts the server (fast shutdown: every client's connection is cut,
+    /// as in a failover or an upgrade) on the same port and data.
+    pub fn restart(&self) -> Result<(), String> {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let mut command = if running_as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", SERVER_USER, "--"]).arg(&pg_ctl);
+            command
+        } else {
+            Command::new(&pg_ctl)
+        };
+        run(command
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("server.log"))
+            .args(["-w", "-t", "60", "-m", "fast", "restart"]))
     }
 
     /// The server's log so far (for failure messages).

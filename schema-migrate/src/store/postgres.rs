@@ -246,7 +246,7 @@ impl PostgresStore {
         match f(connection).await {
             Ok(r) => Ok(r),
             Err(e) => {
-                let lost = e.is_closed() || connection.client.is_closed();
+                let lost = e.is_closed() || connection.client.is_closed() || ends_session(&e);
                 let because = connection.closed_because.clone();
                 if lost {
                     *slot = None;
@@ -946,6 +946,15 @@ fn outcomes(writes: usize, rows: Vec<tokio_postgres::Row>) -> Result<Vec<Cas>, S
         };
     }
     Ok(outcomes)
+}
+
+/// Whether the server ended the session with this error (a FATAL error such
+/// as `pg_terminate_backend`'s, or a connection exception), though the
+/// client may not have noticed the connection closing yet.
+fn ends_session(error: &tokio_postgres::Error) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        matches!(db.severity(), "FATAL" | "PANIC") || db.code().code().starts_with("08")
+    })
 }
 
 /// Refuses a table name that is not a plain SQL identifier, before it gets
