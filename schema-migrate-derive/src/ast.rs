@@ -13,6 +13,9 @@ pub struct Input<'a> {
     pub generics: &'a syn::Generics,
     /// The container's `#[serde(...)]` items, as written.
     pub serde: Vec<Meta>,
+    /// The `#[repr(...)]` attributes: serde_derive copies the fields of a
+    /// packed struct instead of borrowing them, and must see them on the mirror.
+    pub repr: Vec<&'a Attribute>,
     pub data: Data<'a>,
 }
 
@@ -42,6 +45,36 @@ pub enum Repr {
 }
 
 impl Input<'_> {
+    /// The names serde gives the type itself (`rename` on the container, or
+    /// its identifier), when writing and when reading: a struct's `tag`
+    /// holds it, and serde's messages name it.
+    pub fn names(&self) -> (String, String) {
+        let ident = self.ident.to_string();
+        let ident = ident.strip_prefix("r#").unwrap_or(&ident).to_owned();
+        let (mut ser, mut de) = (ident.clone(), ident);
+        for meta in self.serde.iter().filter(|m| m.path().is_ident("rename")) {
+            match meta {
+                Meta::NameValue(_) => {
+                    if let Some(name) = string_value(meta) {
+                        ser.clone_from(&name);
+                        de = name;
+                    }
+                }
+                Meta::List(list) => {
+                    for inner in nested(list).into_iter().flatten() {
+                        match (meta_key(&inner).as_str(), string_value(&inner)) {
+                            ("serialize", Some(name)) => ser = name,
+                            ("deserialize", Some(name)) => de = name,
+                            _ => {}
+                        }
+                    }
+                }
+                Meta::Path(_) => {}
+            }
+        }
+        (ser, de)
+    }
+
     /// Names a payload can hold beside the version tag at the top level.
     pub fn top_level_names(&self) -> Vec<&str> {
         match &self.data {
@@ -179,6 +212,11 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
         ident: &input.ident,
         generics: &input.generics,
         serde,
+        repr: input
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("repr"))
+            .collect(),
         data,
     })
 }

@@ -123,15 +123,26 @@ fn mirror(input: &Input) -> TokenStream {
     let ident = input.ident;
     let remote = ident.to_string();
     let (impl_g, _, where_c) = input.generics.split_for_impl();
-    let has_default = container_default(input).is_some();
+    // serde_derive's remote code fills a missing field from `default =
+    // "path"` as is; a bare `default` it bounds by `__Current: Default`,
+    // which the impl below provides from the type's own `Default`.
+    let bare_default = matches!(container_default(input), Some((_, Some(_))));
     let container: Vec<&Meta> = input
         .serde
         .iter()
-        .filter(|m| meta_key(m) != "crate" && !(has_default && meta_key(m) == "default"))
+        .filter(|m| {
+            let key = meta_key(m);
+            key != "crate" && key != "rename" && !(bare_default && key == "default")
+        })
         .collect();
     let mut container = serde_attr(&container);
+    // The mirror's own name never reaches the wire or a message.
+    let (ser_name, de_name) = input.names();
+    container.extend(quote!(#[serde(rename(serialize = #ser_name, deserialize = #de_name))]));
+    let repr = &input.repr;
+    container.extend(quote!(#(#repr)*));
     let mut default_impl_tokens = TokenStream::new();
-    if has_default {
+    if bare_default {
         container.extend(quote!(#[serde(default)]));
         if let Data::Struct(fields) = &input.data {
             let fields: Vec<(Ident, TokenStream)> = fields
@@ -279,7 +290,10 @@ fn old_container_attr(input: &Input) -> TokenStream {
             )
         })
         .collect();
-    serde_attr(&kept)
+    let (_, de_name) = input.names();
+    let mut attr = serde_attr(&kept);
+    attr.extend(quote!(#[serde(rename = #de_name)]));
+    attr
 }
 
 /// A field's or variant's own attributes, minus its name (set explicitly).
