@@ -8,7 +8,9 @@
 //! refuse alike, with serde's own error text in JSON, read equal values, and
 //! write the same thing (the versioned twin with its tag first).
 
-use std::fmt::Debug;
+use std::fmt::{Debug, Display};
+use std::marker::PhantomData;
+use std::str::FromStr;
 
 use schema_migrate::{Untagged, Versioned};
 use serde::de::DeserializeOwned;
@@ -510,6 +512,186 @@ fn struct_tag_at_an_old_version() {
         &Disc { radius: 3 },
         r#"{"_version":2,"kind":"Disc","radius":3}"#,
     );
+}
+
+// ---------------------------------------------------------------------------
+// Class 6: bounds inferred as serde_derive infers them; `bound` honoured.
+
+/// Neither `Serialize` nor `Deserialize`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Opaque;
+
+twin! {
+    mod skipped_param {
+        pub struct Skipped<T, U> {
+            pub count: u32,
+            #[serde(skip)]
+            pub marker: PhantomData<T>,
+            #[serde(skip)]
+            pub cache: Option<U>,
+        }
+    }
+}
+
+#[test]
+fn a_parameter_used_only_in_skipped_fields_needs_no_serde_bound() {
+    check::<
+        skipped_param::by_serde::Skipped<Opaque, Opaque>,
+        skipped_param::by_versioned::Skipped<Opaque, Opaque>,
+    >(&[r#"{"count":3}"#]);
+}
+
+pub trait Family {
+    type Item;
+}
+
+/// Not serializable itself; its `Item` is.
+#[derive(Debug, PartialEq)]
+pub struct Numbers;
+
+impl Family for Numbers {
+    type Item = u32;
+}
+
+twin! {
+    mod associated {
+        pub struct Member<X: Family> {
+            pub item: X::Item,
+            pub count: u8,
+        }
+    }
+}
+
+#[test]
+fn a_field_of_an_associated_type() {
+    check::<associated::by_serde::Member<Numbers>, associated::by_versioned::Member<Numbers>>(&[
+        r#"{"item":1,"count":2}"#,
+    ]);
+}
+
+/// Writes a value as its `Display` text and reads it with `FromStr`.
+pub mod as_text {
+    use super::*;
+
+    pub fn serialize<T: Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: FromStr,
+        T::Err: Display,
+        D: serde::Deserializer<'de>,
+    {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+twin! {
+    mod container_bound {
+        #[serde(bound = "T: Display + FromStr, T::Err: Display")]
+        pub struct Texted<T> {
+            #[serde(with = "as_text")]
+            pub value: T,
+            #[serde(with = "as_text")]
+            pub other: T,
+        }
+    }
+}
+
+twin! {
+    mod container_bound_split {
+        #[serde(bound(serialize = "T: Display", deserialize = "T: FromStr, T::Err: Display"))]
+        pub struct Split<T> {
+            #[serde(with = "as_text")]
+            pub value: T,
+        }
+    }
+}
+
+twin! {
+    mod field_bound {
+        pub struct Mixed<T, U> {
+            #[serde(with = "as_text", bound = "T: Display + FromStr, T::Err: Display")]
+            pub value: T,
+            #[serde(bound(serialize = "U: Serialize", deserialize = "U: DeserializeOwned"))]
+            pub plain: U,
+            pub count: u8,
+        }
+    }
+}
+
+/// `Display` and `FromStr`, but neither `Serialize` nor `Deserialize`.
+#[derive(Debug, PartialEq)]
+pub struct Celsius(i32);
+
+impl Display for Celsius {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}C", self.0)
+    }
+}
+
+impl FromStr for Celsius {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let n = s
+            .strip_suffix('C')
+            .ok_or_else(|| format!("no unit in {s:?}"))?;
+        n.parse().map(Celsius).map_err(|e| format!("{e}"))
+    }
+}
+
+#[test]
+fn container_bound_replaces_inference() {
+    check::<
+        container_bound::by_serde::Texted<Celsius>,
+        container_bound::by_versioned::Texted<Celsius>,
+    >(&[
+        r#"{"value":"3C","other":"-1C"}"#,
+        r#"{"value":"3","other":"-1C"}"#,
+    ]);
+}
+
+#[test]
+fn container_bound_split_by_direction() {
+    check::<
+        container_bound_split::by_serde::Split<Celsius>,
+        container_bound_split::by_versioned::Split<Celsius>,
+    >(&[r#"{"value":"12C"}"#]);
+}
+
+#[test]
+fn field_bound_replaces_that_field_s_inference() {
+    check::<
+        field_bound::by_serde::Mixed<Celsius, Vec<u8>>,
+        field_bound::by_versioned::Mixed<Celsius, Vec<u8>>,
+    >(&[r#"{"value":"4C","plain":[1],"count":2}"#]);
+}
+
+/// A generic type with a history: old versions' readers and the reference
+/// path get the same bounds.
+#[derive(Debug, PartialEq, Versioned)]
+#[schema(version = 2, migrate(from = 1, rename(v = value), add(count = 1)))]
+pub struct History<T: Family> {
+    #[serde(
+        with = "as_text",
+        bound = "T::Item: Display + FromStr, <T::Item as FromStr>::Err: Display"
+    )]
+    pub value: T::Item,
+    pub count: u8,
+    #[serde(skip)]
+    pub marker: PhantomData<T>,
+}
+
+#[test]
+fn bounds_at_old_versions() {
+    let expected = History::<Numbers> {
+        value: 5,
+        count: 1,
+        marker: PhantomData,
+    };
+    schema_migrate_tests::read_all_ways(r#"{"_version":1,"v":"5"}"#, &expected, 1);
 }
 
 // ---------------------------------------------------------------------------
