@@ -756,7 +756,14 @@ fn a_struct_is_not_read_from_a_sequence() {
     let by_serde: sequence::by_serde::Pair = serde_json::from_str(r#"[1,"x"]"#).unwrap();
     assert_eq!((by_serde.id, by_serde.name.as_str()), (1, "x"));
     let err = serde_json::from_str::<sequence::by_versioned::Pair>(r#"[1,"x"]"#).unwrap_err();
-    assert!(err.to_string().contains("invalid type: sequence"), "{err}");
+    assert_eq!(
+        message(&err, None),
+        "invalid type: sequence, expected a Pair object with version tag `_version`"
+    );
+    let bytes = rmp_serde::to_vec(&sequence::by_serde::Pair { id: 1, name: "x".into() }).unwrap();
+    assert!(rmp_serde::from_slice::<sequence::by_serde::Pair>(&bytes).is_ok());
+    let err = rmp_serde::from_slice::<sequence::by_versioned::Pair>(&bytes).unwrap_err();
+    assert!(err.to_string().contains("sequence"), "{err}");
     let err = serde_json::from_str::<sequence::by_versioned::Pair>(r#"[1,1,"x"]"#).unwrap_err();
     assert!(err.to_string().contains("invalid type: sequence"), "{err}");
 }
