@@ -2,11 +2,12 @@
 //! its wire names and representation.
 
 use proc_macro2::Span;
+use quote::ToTokens;
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Data as SynData, DeriveInput, Expr, Fields, Ident, Lit, Meta, Token, Type};
 
 use crate::case::{RenameRule, RULE_NAMES};
-use crate::ctxt::Ctxt;
+use crate::ctxt::{did_you_mean, Ctxt};
 
 pub struct Input<'a> {
     pub ident: &'a Ident,
@@ -86,7 +87,7 @@ impl Input<'_> {
 }
 
 pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
-    let serde = serde_metas(cx, &input.attrs);
+    let serde = serde_metas(cx, &input.attrs, Place::Container);
     let mut rename_all = None;
     let (mut tag, mut content, mut untagged) = (None, None, None::<Span>);
     for meta in &serde {
@@ -100,6 +101,15 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
             "tag" => tag = string_value(meta),
             "content" => content = string_value(meta),
             "untagged" => untagged = Some(meta_span(meta)),
+            // serde_derive's own rule, reported once here rather than on
+            // every hidden type that carries the attribute.
+            "default" if !matches!(input.data, SynData::Struct(_)) => cx.error(
+                meta_span(meta),
+                match meta {
+                    Meta::Path(_) => "#[serde(default)] can only be used on structs",
+                    _ => "#[serde(default = \"...\")] can only be used on structs",
+                },
+            ),
             "transparent" | "from" | "try_from" | "into" | "remote" => cx.error(
                 meta_span(meta),
                 format!(
@@ -127,7 +137,7 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
                     .named
                     .iter()
                     .map(|f| {
-                        let serde = serde_metas(cx, &f.attrs);
+                        let serde = serde_metas(cx, &f.attrs, Place::Field);
                         let ident = f.ident.as_ref().expect("named field");
                         let wire = field_wire(ident, &serde, rename_all);
                         Field {
@@ -184,7 +194,10 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
                 .variants
                 .iter()
                 .map(|v| {
-                    let serde = serde_metas(cx, &v.attrs);
+                    let serde = serde_metas(cx, &v.attrs, Place::Variant);
+                    for f in &v.fields {
+                        serde_metas(cx, &f.attrs, Place::Field);
+                    }
                     let wire = explicit_name(&serde).unwrap_or_else(|| {
                         let name = v.ident.to_string();
                         rename_all.map_or(name.clone(), |r| r.apply_to_variant(&name))
@@ -300,13 +313,102 @@ fn rename_rule(cx: &Ctxt, meta: &Meta) -> Option<RenameRule> {
     rule
 }
 
-/// Every item of every `#[serde(...)]` attribute, in order.
-pub fn serde_metas(cx: &Ctxt, attrs: &[Attribute]) -> Vec<Meta> {
+/// Where a `#[serde(...)]` attribute stands, and the keys serde_derive
+/// accepts there (serde 1.0.229's `internals/attr.rs`).
+#[derive(Clone, Copy)]
+pub enum Place {
+    Container,
+    Variant,
+    Field,
+}
+
+impl Place {
+    fn name(self) -> &'static str {
+        match self {
+            Place::Container => "container",
+            Place::Variant => "variant",
+            Place::Field => "field",
+        }
+    }
+
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Place::Container => &[
+                "rename",
+                "rename_all",
+                "rename_all_fields",
+                "deny_unknown_fields",
+                "default",
+                "transparent",
+                "bound",
+                "untagged",
+                "tag",
+                "content",
+                "from",
+                "try_from",
+                "into",
+                "remote",
+                "field_identifier",
+                "variant_identifier",
+                "crate",
+                "expecting",
+            ],
+            Place::Variant => &[
+                "rename",
+                "alias",
+                "rename_all",
+                "skip",
+                "skip_deserializing",
+                "skip_serializing",
+                "other",
+                "bound",
+                "with",
+                "serialize_with",
+                "deserialize_with",
+                "borrow",
+                "untagged",
+            ],
+            Place::Field => &[
+                "rename",
+                "alias",
+                "default",
+                "skip_serializing",
+                "skip_deserializing",
+                "skip",
+                "skip_serializing_if",
+                "serialize_with",
+                "deserialize_with",
+                "with",
+                "bound",
+                "borrow",
+                "flatten",
+                "getter",
+            ],
+        }
+    }
+}
+
+/// Every item of every `#[serde(...)]` attribute, in order. A key serde
+/// does not know is reported here, once, on its token: left to serde_derive
+/// it would be reported again on each hidden type the attribute is copied to.
+pub fn serde_metas(cx: &Ctxt, attrs: &[Attribute], place: Place) -> Vec<Meta> {
     let mut out = Vec::new();
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         match attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
             Ok(metas) => out.extend(metas),
             Err(e) => cx.push(e),
+        }
+    }
+    for meta in &out {
+        let key = meta.path().to_token_stream().to_string().replace(' ', "");
+        if !place.keys().contains(&key.as_str()) {
+            let hint = did_you_mean(&key, place.keys().iter().copied())
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
+            cx.error_spanned(
+                meta.path(),
+                format!("unknown serde {} attribute `{key}`{hint}", place.name()),
+            );
         }
     }
     out
@@ -353,5 +455,51 @@ fn string_value(meta: &Meta) -> Option<String> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn errors(item: &DeriveInput) -> Vec<String> {
+        let cx = Ctxt::default();
+        parse(&cx, item);
+        cx.check()
+            .err()
+            .map(|e| e.into_iter().map(|e| e.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn serde_keys_are_checked_where_they_stand() {
+        let item: DeriveInput = parse_quote! {
+            #[serde(rename_all = "camelCase", deny_unknown_fields, bound = "", expecting = "x")]
+            struct S {
+                #[serde(rename = "a", alias = "b", default, skip_serializing_if = "f", with = "m")]
+                a: u32,
+                #[serde(skip_serialisation)]
+                b: u32,
+            }
+        };
+        assert_eq!(
+            errors(&item),
+            ["unknown serde field attribute `skip_serialisation`; did you mean `skip_serializing`?"]
+        );
+        let item: DeriveInput = parse_quote! {
+            #[serde(tag = "t", flatten)]
+            enum E {
+                #[serde(other, default)]
+                A,
+            }
+        };
+        assert_eq!(
+            errors(&item),
+            [
+                "unknown serde container attribute `flatten`",
+                "unknown serde variant attribute `default`",
+            ]
+        );
     }
 }
