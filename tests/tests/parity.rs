@@ -760,7 +760,11 @@ fn a_struct_is_not_read_from_a_sequence() {
         message(&err, None),
         "invalid type: sequence, expected a Pair object with version tag `_version`"
     );
-    let bytes = rmp_serde::to_vec(&sequence::by_serde::Pair { id: 1, name: "x".into() }).unwrap();
+    let bytes = rmp_serde::to_vec(&sequence::by_serde::Pair {
+        id: 1,
+        name: "x".into(),
+    })
+    .unwrap();
     assert!(rmp_serde::from_slice::<sequence::by_serde::Pair>(&bytes).is_ok());
     let err = rmp_serde::from_slice::<sequence::by_versioned::Pair>(&bytes).unwrap_err();
     assert!(err.to_string().contains("sequence"), "{err}");
