@@ -14,9 +14,9 @@ pub struct Input<'a> {
     pub generics: &'a syn::Generics,
     /// The container's `#[serde(...)]` items, as written.
     pub serde: Vec<Meta>,
-    /// The `#[repr(...)]` attributes: serde_derive copies the fields of a
-    /// packed struct instead of borrowing them, and must see them on the mirror.
-    pub repr: Vec<&'a Attribute>,
+    /// `#[repr(packed)]` (or `packed(N)`): serde_derive copies the fields of
+    /// a packed struct instead of borrowing them, and must see it on the mirror.
+    pub packed: bool,
     pub data: Data<'a>,
 }
 
@@ -225,13 +225,17 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
         ident: &input.ident,
         generics: &input.generics,
         serde,
-        repr: input
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("repr"))
-            .collect(),
+        packed: input.attrs.iter().any(is_packed),
         data,
     })
+}
+
+/// serde_derive's test: any `packed` token inside a `#[repr(...)]`.
+fn is_packed(attr: &Attribute) -> bool {
+    attr.path().is_ident("repr")
+        && attr
+            .parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+            .is_ok_and(|metas| metas.iter().any(|m| m.path().is_ident("packed")))
 }
 
 /// `#[schema]` is accepted on fields and variants only because it is a helper

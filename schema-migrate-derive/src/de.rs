@@ -159,8 +159,12 @@ fn mirror(input: &Input) -> TokenStream {
     // The mirror's own name never reaches the wire or a message.
     let (ser_name, de_name) = input.names();
     container.extend(quote!(#[serde(rename(serialize = #ser_name, deserialize = #de_name))]));
-    let repr = &input.repr;
-    container.extend(quote!(#(#repr)*));
+    // Only serde's reading of it matters: the mirror is never built, so its
+    // layout is irrelevant, and `C` keeps clippy's `repr_packed_without_abi`
+    // to the user's own type.
+    if input.packed {
+        container.extend(quote!(#[repr(C, packed)]));
+    }
     let mut default_impl_tokens = TokenStream::new();
     if bare_default {
         container.extend(quote!(#[serde(default)]));

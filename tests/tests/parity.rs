@@ -700,7 +700,7 @@ fn bounds_at_old_versions() {
 twin! {
     mod packed {
         #[derive(Clone, Copy)]
-        #[repr(packed)]
+        #[repr(C, packed)]
         pub struct Packed {
             pub flag: u8,
             pub id: u64,
