@@ -2,17 +2,21 @@
 //! its wire names and representation.
 
 use proc_macro2::Span;
+use quote::ToTokens;
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Data as SynData, DeriveInput, Expr, Fields, Ident, Lit, Meta, Token, Type};
 
 use crate::case::{RenameRule, RULE_NAMES};
-use crate::ctxt::Ctxt;
+use crate::ctxt::{did_you_mean, Ctxt};
 
 pub struct Input<'a> {
     pub ident: &'a Ident,
     pub generics: &'a syn::Generics,
     /// The container's `#[serde(...)]` items, as written.
     pub serde: Vec<Meta>,
+    /// `#[repr(packed)]` (or `packed(N)`): serde_derive copies the fields of
+    /// a packed struct instead of borrowing them, and must see it on the mirror.
+    pub packed: bool,
     pub data: Data<'a>,
 }
 
@@ -42,6 +46,36 @@ pub enum Repr {
 }
 
 impl Input<'_> {
+    /// The names serde gives the type itself (`rename` on the container, or
+    /// its identifier), when writing and when reading: a struct's `tag`
+    /// holds it, and serde's messages name it.
+    pub fn names(&self) -> (String, String) {
+        let ident = self.ident.to_string();
+        let ident = ident.strip_prefix("r#").unwrap_or(&ident).to_owned();
+        let (mut ser, mut de) = (ident.clone(), ident);
+        for meta in self.serde.iter().filter(|m| m.path().is_ident("rename")) {
+            match meta {
+                Meta::NameValue(_) => {
+                    if let Some(name) = string_value(meta) {
+                        ser.clone_from(&name);
+                        de = name;
+                    }
+                }
+                Meta::List(list) => {
+                    for inner in nested(list).into_iter().flatten() {
+                        match (meta_key(&inner).as_str(), string_value(&inner)) {
+                            ("serialize", Some(name)) => ser = name,
+                            ("deserialize", Some(name)) => de = name,
+                            _ => {}
+                        }
+                    }
+                }
+                Meta::Path(_) => {}
+            }
+        }
+        (ser, de)
+    }
+
     /// Names a payload can hold beside the version tag at the top level.
     pub fn top_level_names(&self) -> Vec<&str> {
         match &self.data {
@@ -53,7 +87,7 @@ impl Input<'_> {
 }
 
 pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
-    let serde = serde_metas(cx, &input.attrs);
+    let serde = serde_metas(cx, &input.attrs, Place::Container);
     let mut rename_all = None;
     let (mut tag, mut content, mut untagged) = (None, None, None::<Span>);
     for meta in &serde {
@@ -67,6 +101,15 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
             "tag" => tag = string_value(meta),
             "content" => content = string_value(meta),
             "untagged" => untagged = Some(meta_span(meta)),
+            // serde_derive's own rule, reported once here rather than on
+            // every hidden type that carries the attribute.
+            "default" if !matches!(input.data, SynData::Struct(_)) => cx.error(
+                meta_span(meta),
+                match meta {
+                    Meta::Path(_) => "#[serde(default)] can only be used on structs",
+                    _ => "#[serde(default = \"...\")] can only be used on structs",
+                },
+            ),
             "transparent" | "from" | "try_from" | "into" | "remote" => cx.error(
                 meta_span(meta),
                 format!(
@@ -94,7 +137,7 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
                     .named
                     .iter()
                     .map(|f| {
-                        let serde = serde_metas(cx, &f.attrs);
+                        let serde = serde_metas(cx, &f.attrs, Place::Field);
                         let ident = f.ident.as_ref().expect("named field");
                         let wire = field_wire(ident, &serde, rename_all);
                         Field {
@@ -151,7 +194,10 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
                 .variants
                 .iter()
                 .map(|v| {
-                    let serde = serde_metas(cx, &v.attrs);
+                    let serde = serde_metas(cx, &v.attrs, Place::Variant);
+                    for f in &v.fields {
+                        serde_metas(cx, &f.attrs, Place::Field);
+                    }
                     let wire = explicit_name(&serde).unwrap_or_else(|| {
                         let name = v.ident.to_string();
                         rename_all.map_or(name.clone(), |r| r.apply_to_variant(&name))
@@ -179,8 +225,17 @@ pub fn parse<'a>(cx: &Ctxt, input: &'a DeriveInput) -> Option<Input<'a>> {
         ident: &input.ident,
         generics: &input.generics,
         serde,
+        packed: input.attrs.iter().any(is_packed),
         data,
     })
+}
+
+/// serde_derive's test: any `packed` token inside a `#[repr(...)]`.
+fn is_packed(attr: &Attribute) -> bool {
+    attr.path().is_ident("repr")
+        && attr
+            .parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+            .is_ok_and(|metas| metas.iter().any(|m| m.path().is_ident("packed")))
 }
 
 /// `#[schema]` is accepted on fields and variants only because it is a helper
@@ -262,13 +317,102 @@ fn rename_rule(cx: &Ctxt, meta: &Meta) -> Option<RenameRule> {
     rule
 }
 
-/// Every item of every `#[serde(...)]` attribute, in order.
-pub fn serde_metas(cx: &Ctxt, attrs: &[Attribute]) -> Vec<Meta> {
+/// Where a `#[serde(...)]` attribute stands, and the keys serde_derive
+/// accepts there (serde 1.0.229's `internals/attr.rs`).
+#[derive(Clone, Copy)]
+pub enum Place {
+    Container,
+    Variant,
+    Field,
+}
+
+impl Place {
+    fn name(self) -> &'static str {
+        match self {
+            Place::Container => "container",
+            Place::Variant => "variant",
+            Place::Field => "field",
+        }
+    }
+
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Place::Container => &[
+                "rename",
+                "rename_all",
+                "rename_all_fields",
+                "deny_unknown_fields",
+                "default",
+                "transparent",
+                "bound",
+                "untagged",
+                "tag",
+                "content",
+                "from",
+                "try_from",
+                "into",
+                "remote",
+                "field_identifier",
+                "variant_identifier",
+                "crate",
+                "expecting",
+            ],
+            Place::Variant => &[
+                "rename",
+                "alias",
+                "rename_all",
+                "skip",
+                "skip_deserializing",
+                "skip_serializing",
+                "other",
+                "bound",
+                "with",
+                "serialize_with",
+                "deserialize_with",
+                "borrow",
+                "untagged",
+            ],
+            Place::Field => &[
+                "rename",
+                "alias",
+                "default",
+                "skip_serializing",
+                "skip_deserializing",
+                "skip",
+                "skip_serializing_if",
+                "serialize_with",
+                "deserialize_with",
+                "with",
+                "bound",
+                "borrow",
+                "flatten",
+                "getter",
+            ],
+        }
+    }
+}
+
+/// Every item of every `#[serde(...)]` attribute, in order. A key serde
+/// does not know is reported here, once, on its token: left to serde_derive
+/// it would be reported again on each hidden type the attribute is copied to.
+pub fn serde_metas(cx: &Ctxt, attrs: &[Attribute], place: Place) -> Vec<Meta> {
     let mut out = Vec::new();
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         match attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
             Ok(metas) => out.extend(metas),
             Err(e) => cx.push(e),
+        }
+    }
+    for meta in &out {
+        let key = meta.path().to_token_stream().to_string().replace(' ', "");
+        if !place.keys().contains(&key.as_str()) {
+            let hint = did_you_mean(&key, place.keys().iter().copied())
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
+            cx.error_spanned(
+                meta.path(),
+                format!("unknown serde {} attribute `{key}`{hint}", place.name()),
+            );
         }
     }
     out
@@ -315,5 +459,51 @@ fn string_value(meta: &Meta) -> Option<String> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn errors(item: &DeriveInput) -> Vec<String> {
+        let cx = Ctxt::default();
+        parse(&cx, item);
+        cx.check()
+            .err()
+            .map(|e| e.into_iter().map(|e| e.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn serde_keys_are_checked_where_they_stand() {
+        let item: DeriveInput = parse_quote! {
+            #[serde(rename_all = "camelCase", deny_unknown_fields, bound = "", expecting = "x")]
+            struct S {
+                #[serde(rename = "a", alias = "b", default, skip_serializing_if = "f", with = "m")]
+                a: u32,
+                #[serde(skip_serialisation)]
+                b: u32,
+            }
+        };
+        assert_eq!(
+            errors(&item),
+            ["unknown serde field attribute `skip_serialisation`; did you mean `skip_serializing`?"]
+        );
+        let item: DeriveInput = parse_quote! {
+            #[serde(tag = "t", flatten)]
+            enum E {
+                #[serde(other, default)]
+                A,
+            }
+        };
+        assert_eq!(
+            errors(&item),
+            [
+                "unknown serde container attribute `flatten`",
+                "unknown serde variant attribute `default`",
+            ]
+        );
     }
 }

@@ -15,8 +15,9 @@ use syn::{Fields, Ident, Meta};
 
 use crate::ast::{meta_key, path_value, Data, Input, Repr};
 use crate::attr::{self, Op};
+use crate::bound::{de_generics, mentions_param};
 use crate::check::{Base, Conversion, History, Plan, Shape, Slot, SlotTy, VariantSlot};
-use crate::expand::{de_generics, phantom, sm, typed_default, SERDE_CRATE};
+use crate::expand::{phantom, sm, typed_default, SERDE_CRATE};
 
 pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
     let mirror = mirror(input);
@@ -42,14 +43,11 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
     let sm = sm();
     let ident = input.ident;
     let (_, ty_g, _) = input.generics.split_for_impl();
-    let extra: Vec<TokenStream> = if input.generics.type_params().next().is_some() {
-        let mut extra_bounds = extra_bounds;
-        extra_bounds.extend(default_bounds(input));
-        extra_bounds
-    } else {
-        Vec::new()
-    };
-    let g = de_generics(input.generics, &extra);
+    let mut extra = step_bounds(input, plan);
+    if input.generics.type_params().next().is_some() {
+        extra.extend(extra_bounds);
+    }
+    let g = de_generics(input, &old_field_types(plan), extra);
     let (impl_g, _, where_c) = g.split_for_impl();
     let read_late = crate::late::read_late(input, plan);
     quote! {
@@ -93,29 +91,51 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
     }
 }
 
-/// `Ty: Default` for each field that serde fills with `Default::default()`
-/// (`#[serde(default)]`, or skipped without a default path), as
-/// serde_derive's own impls require of a generic type.
-fn default_bounds(input: &Input) -> Vec<TokenStream> {
-    let Data::Struct(fields) = &input.data else {
+/// The types older versions read a field as, where they differ from the
+/// current field's: serde_derive's readers of those versions bound the type
+/// parameters they name.
+fn old_field_types<'a>(plan: &Plan<'a>) -> Vec<&'a syn::Type> {
+    let History::Declarative { shapes, .. } = &plan.history else {
         return Vec::new();
     };
-    fields
+    shapes
         .iter()
-        .filter(|f| {
-            let key = |k: &str| f.serde.iter().any(|m| meta_key(m) == k);
-            let bare_default = f
-                .serde
-                .iter()
-                .any(|m| meta_key(m) == "default" && matches!(m, Meta::Path(_)));
-            let skipped = key("skip") || key("skip_deserializing");
-            bare_default || (skipped && !key("default"))
+        .flatten()
+        .filter_map(|shape| match shape {
+            Shape::Struct(slots) => Some(slots),
+            Shape::Enum(_) => None,
         })
-        .map(|f| {
-            let ty = f.ty;
-            quote!(#ty: ::core::default::Default)
+        .flatten()
+        .filter_map(|slot| match slot.ty {
+            SlotTy::Transformed(ty) => Some(ty),
+            _ => None,
         })
         .collect()
+}
+
+/// The bounds the generated code needs beyond serde_derive's, on a generic
+/// type: an `add` without a value defaults a field whose type names a
+/// parameter, and a typed step reads its previous type.
+fn step_bounds(input: &Input, plan: &Plan) -> Vec<TokenStream> {
+    let g = input.generics;
+    if g.type_params().next().is_none() {
+        return Vec::new();
+    }
+    match &plan.history {
+        History::Declarative { conversions, .. } => conversions
+            .iter()
+            .flatten()
+            .filter_map(|c| match c.base {
+                Base::Add(None, Some(ty)) if mentions_param(g, ty) => {
+                    Some(quote!(#ty: ::core::default::Default))
+                }
+                _ => None,
+            })
+            .collect(),
+        History::Typed { previous, .. } => {
+            vec![quote!(#previous: ::schema_migrate::DeserializeVersioned<'de>)]
+        }
+    }
 }
 
 /// `__Current`: the type itself, as serde_derive sees it.
@@ -123,15 +143,30 @@ fn mirror(input: &Input) -> TokenStream {
     let ident = input.ident;
     let remote = ident.to_string();
     let (impl_g, _, where_c) = input.generics.split_for_impl();
-    let has_default = container_default(input).is_some();
+    // serde_derive's remote code fills a missing field from `default =
+    // "path"` as is; a bare `default` it bounds by `__Current: Default`,
+    // which the impl below provides from the type's own `Default`.
+    let bare_default = matches!(container_default(input), Some((_, Some(_))));
     let container: Vec<&Meta> = input
         .serde
         .iter()
-        .filter(|m| meta_key(m) != "crate" && !(has_default && meta_key(m) == "default"))
+        .filter(|m| {
+            let key = meta_key(m);
+            key != "crate" && key != "rename" && !(bare_default && key == "default")
+        })
         .collect();
     let mut container = serde_attr(&container);
+    // The mirror's own name never reaches the wire or a message.
+    let (ser_name, de_name) = input.names();
+    container.extend(quote!(#[serde(rename(serialize = #ser_name, deserialize = #de_name))]));
+    // Only serde's reading of it matters: the mirror is never built, so its
+    // layout is irrelevant, and `C` keeps clippy's `repr_packed_without_abi`
+    // to the user's own type.
+    if input.packed {
+        container.extend(quote!(#[repr(C, packed)]));
+    }
     let mut default_impl_tokens = TokenStream::new();
-    if has_default {
+    if bare_default {
         container.extend(quote!(#[serde(default)]));
         if let Data::Struct(fields) = &input.data {
             let fields: Vec<(Ident, TokenStream)> = fields
@@ -279,7 +314,10 @@ fn old_container_attr(input: &Input) -> TokenStream {
             )
         })
         .collect();
-    serde_attr(&kept)
+    let (_, de_name) = input.names();
+    let mut attr = serde_attr(&kept);
+    attr.extend(quote!(#[serde(rename = #de_name)]));
+    attr
 }
 
 /// A field's or variant's own attributes, minus its name (set explicitly).

@@ -219,39 +219,6 @@ fn option_str(s: Option<String>) -> TokenStream {
     }
 }
 
-/// The type's generics plus `'de`, with `T: Deserialize<'de>` for each type
-/// parameter (and any `extra` predicates).
-pub fn de_generics(generics: &Generics, extra: &[TokenStream]) -> Generics {
-    let sm = sm();
-    let mut g = generics.clone();
-    g.params.insert(0, syn::parse_quote!('de));
-    let where_c = g.make_where_clause();
-    for p in generics.type_params() {
-        let ident = &p.ident;
-        where_c
-            .predicates
-            .push(syn::parse_quote!(#ident: #sm::serde::Deserialize<'de>));
-    }
-    for e in extra {
-        where_c.predicates.push(syn::parse_quote!(#e));
-    }
-    g
-}
-
-/// The type's generics with `T: Serialize` for each type parameter.
-pub fn ser_generics(generics: &Generics) -> Generics {
-    let sm = sm();
-    let mut g = generics.clone();
-    let where_c = g.make_where_clause();
-    for p in generics.type_params() {
-        let ident = &p.ident;
-        where_c
-            .predicates
-            .push(syn::parse_quote!(#ident: #sm::serde::Serialize));
-    }
-    g
-}
-
 /// A field that makes an otherwise unused type parameter used.
 pub fn phantom(generics: &Generics) -> Option<(Ident, Type)> {
     let params: Vec<&Ident> = generics.type_params().map(|p| &p.ident).collect();

@@ -4,10 +4,13 @@
 //! item (with its `#[serde]` attributes), `check.rs` validates the history and
 //! derives each stored version's shape, and `expand.rs` with `ser.rs` and
 //! `de.rs` generate the code (`late.rs`: the reader of payloads whose tag is
-//! not first; `fields.rs`: the names each version models); `fallback.rs` stubs the impls when there are errors.
+//! not first; `bound.rs`: the impls' bounds, inferred as serde_derive infers
+//! them; `fields.rs`: the names each version models); `fallback.rs` stubs
+//! the impls when there are errors.
 
 mod ast;
 mod attr;
+mod bound;
 mod case;
 mod check;
 mod ctxt;

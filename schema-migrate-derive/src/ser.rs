@@ -4,14 +4,15 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::ast::Input;
+use crate::bound::ser_generics;
 use crate::check::Plan;
-use crate::expand::{ser_generics, sm};
+use crate::expand::sm;
 
 pub fn generate(input: &Input, _plan: &Plan) -> TokenStream {
     let sm = sm();
     let ident = input.ident;
     let (_, ty_g, _) = input.generics.split_for_impl();
-    let g = ser_generics(input.generics);
+    let g = ser_generics(input);
     let (impl_g, _, where_c) = g.split_for_impl();
     let turbofish = ty_g.as_turbofish();
     quote! {

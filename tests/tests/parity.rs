@@ -1,0 +1,773 @@
+//! Serde parity: each type here is declared twice from one set of tokens,
+//! once under `#[derive(serde::Serialize, serde::Deserialize)]` and once
+//! under `#[derive(Versioned)]`, with the same `#[serde(...)]` attributes.
+//! Both read the same inputs (each accepted input varied one key at a time:
+//! dropped, null, wrong-typed, duplicated, an unknown key, reversed order),
+//! the versioned twin with its tag first, last and absent, in JSON,
+//! `serde_json::Value`, CBOR and MessagePack with names. They must accept and
+//! refuse alike, with serde's own error text in JSON, read equal values, and
+//! write the same thing (the versioned twin with its tag first).
+
+use std::fmt::{Debug, Display};
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+use schema_migrate::{Untagged, Versioned};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Declares `mod $m { pub mod by_serde { .. } pub mod by_versioned { .. } }`,
+/// the same items in both, the first one deriving serde's traits in one and
+/// `Versioned` (at `#[schema(version = 1)]` unless given) in the other.
+macro_rules! twin {
+    (mod $m:ident { #[schema($($schema:tt)*)] $ty:item $($rest:item)* }) => {
+        mod $m {
+            #![allow(dead_code, reason = "each twin uses what its test needs")]
+            use super::*;
+            pub mod by_serde {
+                use super::*;
+                #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+                $ty
+                $($rest)*
+            }
+            pub mod by_versioned {
+                use super::*;
+                #[derive(Debug, PartialEq, schema_migrate::Versioned)]
+                #[schema($($schema)*)]
+                $ty
+                $($rest)*
+            }
+        }
+    };
+    (mod $m:ident { $ty:item $($rest:item)* }) => {
+        twin! { mod $m { #[schema(version = 1)] $ty $($rest)* } }
+    };
+}
+
+// ---------------------------------------------------------------------------
+// The harness.
+
+/// An object, its entries in order: JSON text, CBOR and MessagePack are
+/// written from this, so the tag's place is ours to choose.
+type Entries = Vec<(ciborium::Value, ciborium::Value)>;
+
+fn entries(text: &str) -> Entries {
+    match serde_json::from_str::<ciborium::Value>(text) {
+        Ok(ciborium::Value::Map(entries)) => entries,
+        other => panic!("an input must be a JSON object: {text}: {other:?}"),
+    }
+}
+
+fn wrong(value: &ciborium::Value) -> ciborium::Value {
+    use ciborium::Value as C;
+    match value {
+        C::Text(_) => C::Integer(5.into()),
+        C::Integer(_) | C::Float(_) => C::Text("oops".into()),
+        C::Bool(_) => C::Text("yes".into()),
+        C::Array(_) => C::Integer(3.into()),
+        C::Null => C::Array(vec![C::Integer(1.into())]),
+        _ => C::Text("obj".into()),
+    }
+}
+
+/// `input` and its variations, one key at a time.
+fn variations(input: &str) -> Vec<Entries> {
+    let base = entries(input);
+    let mut out = vec![base.clone()];
+    for i in 0..base.len() {
+        let mut dropped = base.clone();
+        dropped.remove(i);
+        out.push(dropped);
+        let mut null = base.clone();
+        null[i].1 = ciborium::Value::Null;
+        out.push(null);
+        let mut wrong_typed = base.clone();
+        wrong_typed[i].1 = wrong(&base[i].1);
+        out.push(wrong_typed);
+        let mut duplicated = base.clone();
+        duplicated.push(base[i].clone());
+        out.push(duplicated);
+    }
+    let mut unknown = base.clone();
+    unknown.push(("zz_unknown".into(), ciborium::Value::Integer(1.into())));
+    out.push(unknown);
+    let mut reversed = base;
+    reversed.reverse();
+    out.push(reversed);
+    out
+}
+
+#[derive(Clone, Copy, Debug)]
+enum At {
+    First,
+    Last,
+    Absent,
+}
+
+fn with_tag<V: Versioned>(entries: &Entries, at: At) -> Entries {
+    let tag = (
+        ciborium::Value::Text(V::TAG.to_owned()),
+        ciborium::Value::Integer(V::VERSION.into()),
+    );
+    let mut out = entries.clone();
+    match at {
+        At::First => out.insert(0, tag),
+        At::Last => out.push(tag),
+        At::Absent => {}
+    }
+    out
+}
+
+fn json_text(entries: &Entries) -> String {
+    serde_json::to_string(&ciborium::Value::Map(entries.clone())).unwrap()
+}
+
+/// serde_json's message without its position (the tag shifts the columns)
+/// and, for the versioned twin (`name`), without the prefix that says which
+/// type and field serde's message comes from (documented in the README):
+/// `Name (stored at version N): `, `Name: field `f`: ` or `Name: `.
+fn message(e: &serde_json::Error, name: Option<&str>) -> String {
+    let mut text = e.to_string();
+    if let Some(at) = text.rfind(" at line ") {
+        text.truncate(at);
+    }
+    let Some(name) = name else { return text };
+    let Some(rest) = text.strip_prefix(name) else {
+        return text;
+    };
+    if let Some(rest) = rest.strip_prefix(" (stored at version ") {
+        if let Some((_, m)) = rest.split_once("): ") {
+            return m.to_owned();
+        }
+    }
+    if let Some(rest) = rest.strip_prefix(": field `") {
+        if let Some((_, m)) = rest.split_once("`: ") {
+            return m.to_owned();
+        }
+    }
+    rest.strip_prefix(": ").map_or(text.clone(), str::to_owned)
+}
+
+/// What a read gave, comparable across the twins: the value as JSON (the
+/// versioned one without its tag), or the error.
+type Outcome = Result<Value, String>;
+
+fn outcome_of<T: Serialize>(read: Result<T, String>, tag: Option<&str>) -> Outcome {
+    read.map(|value| {
+        let mut json = serde_json::to_value(&value).unwrap();
+        if let (Some(tag), Value::Object(o)) = (tag, &mut json) {
+            o.remove(tag);
+        }
+        json
+    })
+}
+
+/// Reads every variation of every input through both twins, in every
+/// format, and returns how many reads were compared.
+#[track_caller]
+fn check<S, V>(inputs: &[&str]) -> usize
+where
+    S: Serialize + DeserializeOwned + Debug,
+    V: Versioned + Serialize + DeserializeOwned + Debug,
+{
+    let tag = Some(V::TAG);
+    let untagged_is_current = matches!(V::UNTAGGED, Untagged::Version(v) if v == V::VERSION);
+    let mut compared = 0;
+    let mut accepted = 0;
+    for input in inputs {
+        for plain in variations(input) {
+            let text = json_text(&plain);
+            let by_serde = serde_json::from_str::<S>(&text).map_err(|e| message(&e, None));
+            if let Ok(value) = &by_serde {
+                accepted += 1;
+                written_alike::<S, V>(value, &text);
+            }
+            let expected = outcome_of(by_serde, None);
+            let expected_ok = expected.is_ok();
+            let from_value = serde_json::from_str::<Value>(&text).unwrap();
+            let expected_value = serde_json::from_value::<S>(from_value.clone()).is_ok();
+            let cbor = |e: &Entries| {
+                let mut out = Vec::new();
+                ciborium::into_writer(&ciborium::Value::Map(e.clone()), &mut out).unwrap();
+                out
+            };
+            let msgpack =
+                |e: &Entries| rmp_serde::to_vec_named(&ciborium::Value::Map(e.clone())).unwrap();
+            let expected_cbor = outcome_of(
+                ciborium::from_reader::<S, _>(&cbor(&plain)[..]).map_err(|e| e.to_string()),
+                None,
+            );
+            let expected_msgpack = outcome_of(
+                rmp_serde::from_slice::<S>(&msgpack(&plain)).map_err(|e| e.to_string()),
+                None,
+            );
+            for at in [At::First, At::Last, At::Absent] {
+                if matches!(at, At::Absent) && !untagged_is_current {
+                    continue;
+                }
+                let tagged = with_tag::<V>(&plain, at);
+                let tagged_text = json_text(&tagged);
+                let got = outcome_of(
+                    serde_json::from_str::<V>(&tagged_text).map_err(|e| message(&e, Some(V::NAME))),
+                    tag,
+                );
+                assert_eq!(
+                    got, expected,
+                    "JSON, serde read {text}, versioned read {tagged_text}"
+                );
+
+                let mut tagged_value = from_value.clone();
+                if let (Value::Object(o), false) = (&mut tagged_value, matches!(at, At::Absent)) {
+                    o.insert(V::TAG.to_owned(), V::VERSION.into());
+                }
+                let got = serde_json::from_value::<V>(tagged_value.clone());
+                assert_eq!(
+                    got.is_ok(),
+                    expected_value,
+                    "serde_json::Value, {text} / {tagged_value}: {got:?}"
+                );
+
+                let got = outcome_of(
+                    ciborium::from_reader::<V, _>(&cbor(&tagged)[..]).map_err(|e| e.to_string()),
+                    tag,
+                );
+                assert_eq!(
+                    got.as_ref().ok(),
+                    expected_cbor.as_ref().ok(),
+                    "CBOR, {text} / {tagged_text}: {got:?} vs {expected_cbor:?}"
+                );
+                let got = outcome_of(
+                    rmp_serde::from_slice::<V>(&msgpack(&tagged)).map_err(|e| e.to_string()),
+                    tag,
+                );
+                assert_eq!(
+                    got.as_ref().ok(),
+                    expected_msgpack.as_ref().ok(),
+                    "MessagePack, {text} / {tagged_text}: {got:?} vs {expected_msgpack:?}"
+                );
+                compared += 4;
+            }
+            let _ = expected_ok;
+        }
+    }
+    assert!(
+        accepted > 0,
+        "no input was accepted: the check compared only refusals"
+    );
+    compared
+}
+
+/// The versioned twin read from serde's own output writes that output with
+/// its tag first, and reads it back to the same.
+#[track_caller]
+fn written_alike<S, V>(value: &S, input: &str)
+where
+    S: Serialize,
+    V: Versioned + Serialize + DeserializeOwned + Debug,
+{
+    let by_serde = serde_json::to_string(value).unwrap();
+    let tag = format!("{}:{}", Value::from(V::TAG), V::VERSION);
+    let expected = if by_serde == "{}" {
+        format!("{{{tag}}}")
+    } else {
+        format!("{{{tag},{}", &by_serde[1..])
+    };
+    let versioned: V = serde_json::from_str(&expected)
+        .unwrap_or_else(|e| panic!("versioned twin refused serde's output {expected}: {e}"));
+    let written = serde_json::to_string(&versioned).unwrap();
+    assert_eq!(written, expected, "written from input {input}");
+    let bytes = rmp_serde::to_vec_named(value).unwrap();
+    let versioned_bytes = rmp_serde::to_vec_named(&versioned).unwrap();
+    let back: V = rmp_serde::from_slice(&versioned_bytes).unwrap();
+    assert_eq!(
+        serde_json::to_string(&back).unwrap(),
+        written,
+        "MessagePack round trip, {input}"
+    );
+    assert!(
+        versioned_bytes.len() > bytes.len(),
+        "the tag is written in MessagePack too"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Class 4: a container `default = "path"` fills missing fields from that
+// function, and needs no `Default` impl.
+
+// Declared by hand, not by `twin!`: serde_derive's expansion of a container
+// `default = "path"` does not compile inside a `macro_rules!` expansion (its
+// `__default` local takes the path's hygiene), under either derive.
+mod default_path {
+    pub mod by_serde {
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(default = "Made::make")]
+        pub struct Made {
+            pub count: u32,
+            pub name: String,
+            pub note: Option<u8>,
+        }
+
+        impl Made {
+            pub fn make() -> Self {
+                Made {
+                    count: 7,
+                    name: "made".into(),
+                    note: Some(1),
+                }
+            }
+        }
+    }
+
+    pub mod by_versioned {
+        #[derive(Debug, PartialEq, schema_migrate::Versioned)]
+        #[serde(default = "Made::make")]
+        #[schema(version = 1)]
+        pub struct Made {
+            pub count: u32,
+            pub name: String,
+            pub note: Option<u8>,
+        }
+
+        impl Made {
+            pub fn make() -> Self {
+                Made {
+                    count: 7,
+                    name: "made".into(),
+                    note: Some(1),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn container_default_path() {
+    let n = check::<default_path::by_serde::Made, default_path::by_versioned::Made>(&[
+        r#"{"count":1,"name":"a","note":null}"#,
+        r#"{"name":"b"}"#,
+        r#"{}"#,
+    ]);
+    assert!(n > 100, "{n} reads compared");
+    let made: default_path::by_versioned::Made = serde_json::from_str(r#"{"_version":1}"#).unwrap();
+    assert_eq!(
+        (made.count, made.name.as_str(), made.note),
+        (7, "made", Some(1))
+    );
+}
+
+mod default_path_generic {
+    pub mod by_serde {
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(default = "Holder::empty")]
+        pub struct Holder<T> {
+            pub items: Vec<T>,
+            pub label: String,
+        }
+
+        impl<T> Holder<T> {
+            pub fn empty() -> Self {
+                Holder {
+                    items: Vec::new(),
+                    label: "empty".into(),
+                }
+            }
+        }
+    }
+
+    pub mod by_versioned {
+        #[derive(Debug, PartialEq, schema_migrate::Versioned)]
+        #[serde(default = "Holder::empty")]
+        #[schema(version = 1)]
+        pub struct Holder<T> {
+            pub items: Vec<T>,
+            pub label: String,
+        }
+
+        impl<T> Holder<T> {
+            pub fn empty() -> Self {
+                Holder {
+                    items: Vec::new(),
+                    label: "empty".into(),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn container_default_path_on_a_generic_type() {
+    check::<
+        default_path_generic::by_serde::Holder<u8>,
+        default_path_generic::by_versioned::Holder<u8>,
+    >(&[r#"{"items":[1,2],"label":"x"}"#, r#"{"items":[3]}"#]);
+}
+
+/// Older versions take the missing fields from the same function.
+#[derive(Debug, PartialEq, Versioned)]
+#[serde(default = "Profile::blank")]
+#[schema(version = 3, migrate(from = 1, add(level = 2)), migrate(from = 2, rename(nick = name)))]
+pub struct Profile {
+    pub name: String,
+    pub level: u8,
+    pub email: String,
+}
+
+impl Profile {
+    fn blank() -> Self {
+        Profile {
+            name: "anon".into(),
+            level: 9,
+            email: "none".into(),
+        }
+    }
+}
+
+#[test]
+fn container_default_path_at_old_versions() {
+    let profile = |name: &str, level, email: &str| Profile {
+        name: name.into(),
+        level,
+        email: email.into(),
+    };
+    schema_migrate_tests::read_all_ways(r#"{"_version":1}"#, &profile("anon", 2, "none"), 1);
+    schema_migrate_tests::read_all_ways(
+        r#"{"_version":1,"nick":"n"}"#,
+        &profile("n", 2, "none"),
+        1,
+    );
+    schema_migrate_tests::read_all_ways(
+        r#"{"_version":2,"email":"e"}"#,
+        &profile("anon", 9, "e"),
+        2,
+    );
+    schema_migrate_tests::read_all_ways(r#"{"_version":3}"#, &profile("anon", 9, "none"), 3);
+}
+
+// ---------------------------------------------------------------------------
+// Class 5: `tag` on a struct writes and reads the struct's own name.
+
+twin! {
+    mod struct_tag {
+        #[serde(tag = "kind")]
+        pub struct Circle {
+            pub radius: u32,
+        }
+    }
+}
+
+twin! {
+    mod struct_tag_renamed {
+        #[serde(tag = "kind", rename = "square")]
+        pub struct Square {
+            pub side: u32,
+        }
+    }
+}
+
+#[test]
+fn struct_tag_names_the_struct() {
+    let value = struct_tag::by_versioned::Circle { radius: 2 };
+    assert_eq!(
+        serde_json::to_string(&value).unwrap(),
+        r#"{"_version":1,"kind":"Circle","radius":2}"#
+    );
+    check::<struct_tag::by_serde::Circle, struct_tag::by_versioned::Circle>(&[
+        r#"{"kind":"Circle","radius":1}"#,
+        r#"{"radius":1,"kind":"Circle"}"#,
+        r#"{"kind":"Square","radius":1}"#,
+        r#"{"kind":"__Current","radius":1}"#,
+    ]);
+}
+
+#[test]
+fn struct_tag_with_a_container_rename() {
+    let value = struct_tag_renamed::by_versioned::Square { side: 2 };
+    assert_eq!(
+        serde_json::to_string(&value).unwrap(),
+        r#"{"_version":1,"kind":"square","side":2}"#
+    );
+    check::<struct_tag_renamed::by_serde::Square, struct_tag_renamed::by_versioned::Square>(&[
+        r#"{"kind":"square","side":1}"#,
+        r#"{"kind":"Square","side":1}"#,
+    ]);
+}
+
+/// With a history, an old version's reader names the struct too.
+#[derive(Debug, PartialEq, Versioned)]
+#[serde(tag = "kind")]
+#[schema(version = 2, migrate(from = 1, rename(r = radius)))]
+pub struct Disc {
+    pub radius: u32,
+}
+
+#[test]
+fn struct_tag_at_an_old_version() {
+    schema_migrate_tests::read_all_ways(
+        r#"{"_version":1,"kind":"Disc","r":3}"#,
+        &Disc { radius: 3 },
+        1,
+    );
+    schema_migrate_tests::round_trip(
+        &Disc { radius: 3 },
+        r#"{"_version":2,"kind":"Disc","radius":3}"#,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Class 6: bounds inferred as serde_derive infers them; `bound` honoured.
+
+/// Neither `Serialize` nor `Deserialize`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Opaque;
+
+twin! {
+    mod skipped_param {
+        pub struct Skipped<T, U> {
+            pub count: u32,
+            #[serde(skip)]
+            pub marker: PhantomData<T>,
+            #[serde(skip)]
+            pub cache: Option<U>,
+        }
+    }
+}
+
+#[test]
+fn a_parameter_used_only_in_skipped_fields_needs_no_serde_bound() {
+    check::<
+        skipped_param::by_serde::Skipped<Opaque, Opaque>,
+        skipped_param::by_versioned::Skipped<Opaque, Opaque>,
+    >(&[r#"{"count":3}"#]);
+}
+
+pub trait Family {
+    type Item;
+}
+
+/// Not serializable itself; its `Item` is.
+#[derive(Debug, PartialEq)]
+pub struct Numbers;
+
+impl Family for Numbers {
+    type Item = u32;
+}
+
+twin! {
+    mod associated {
+        pub struct Member<X: Family> {
+            pub item: X::Item,
+            pub count: u8,
+        }
+    }
+}
+
+#[test]
+fn a_field_of_an_associated_type() {
+    check::<associated::by_serde::Member<Numbers>, associated::by_versioned::Member<Numbers>>(&[
+        r#"{"item":1,"count":2}"#,
+    ]);
+}
+
+/// Writes a value as its `Display` text and reads it with `FromStr`.
+pub mod as_text {
+    use super::*;
+
+    pub fn serialize<T: Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: FromStr,
+        T::Err: Display,
+        D: serde::Deserializer<'de>,
+    {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+twin! {
+    mod container_bound {
+        #[serde(bound = "T: Display + FromStr, T::Err: Display")]
+        pub struct Texted<T> {
+            #[serde(with = "as_text")]
+            pub value: T,
+            #[serde(with = "as_text")]
+            pub other: T,
+        }
+    }
+}
+
+twin! {
+    mod container_bound_split {
+        #[serde(bound(serialize = "T: Display", deserialize = "T: FromStr, T::Err: Display"))]
+        pub struct Split<T> {
+            #[serde(with = "as_text")]
+            pub value: T,
+        }
+    }
+}
+
+twin! {
+    mod field_bound {
+        pub struct Mixed<T, U> {
+            #[serde(with = "as_text", bound = "T: Display + FromStr, T::Err: Display")]
+            pub value: T,
+            #[serde(bound(serialize = "U: Serialize", deserialize = "U: DeserializeOwned"))]
+            pub plain: U,
+            pub count: u8,
+        }
+    }
+}
+
+/// `Display` and `FromStr`, but neither `Serialize` nor `Deserialize`.
+#[derive(Debug, PartialEq)]
+pub struct Celsius(i32);
+
+impl Display for Celsius {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}C", self.0)
+    }
+}
+
+impl FromStr for Celsius {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let n = s
+            .strip_suffix('C')
+            .ok_or_else(|| format!("no unit in {s:?}"))?;
+        n.parse().map(Celsius).map_err(|e| format!("{e}"))
+    }
+}
+
+#[test]
+fn container_bound_replaces_inference() {
+    check::<
+        container_bound::by_serde::Texted<Celsius>,
+        container_bound::by_versioned::Texted<Celsius>,
+    >(&[
+        r#"{"value":"3C","other":"-1C"}"#,
+        r#"{"value":"3","other":"-1C"}"#,
+    ]);
+}
+
+#[test]
+fn container_bound_split_by_direction() {
+    check::<
+        container_bound_split::by_serde::Split<Celsius>,
+        container_bound_split::by_versioned::Split<Celsius>,
+    >(&[r#"{"value":"12C"}"#]);
+}
+
+#[test]
+fn field_bound_replaces_that_field_s_inference() {
+    check::<
+        field_bound::by_serde::Mixed<Celsius, Vec<u8>>,
+        field_bound::by_versioned::Mixed<Celsius, Vec<u8>>,
+    >(&[r#"{"value":"4C","plain":[1],"count":2}"#]);
+}
+
+/// A generic type with a history: old versions' readers and the reference
+/// path get the same bounds.
+#[derive(Debug, PartialEq, Versioned)]
+#[schema(version = 2, migrate(from = 1, rename(v = value), add(count = 1)))]
+pub struct History<T: Family> {
+    #[serde(
+        with = "as_text",
+        bound = "T::Item: Display + FromStr, <T::Item as FromStr>::Err: Display"
+    )]
+    pub value: T::Item,
+    pub count: u8,
+    #[serde(skip)]
+    pub marker: PhantomData<T>,
+}
+
+#[test]
+fn bounds_at_old_versions() {
+    let expected = History::<Numbers> {
+        value: 5,
+        count: 1,
+        marker: PhantomData,
+    };
+    schema_migrate_tests::read_all_ways(r#"{"_version":1,"v":"5"}"#, &expected, 1);
+}
+
+// ---------------------------------------------------------------------------
+// Class 7: `#[repr(packed)]` structs, whose fields serde copies out.
+
+twin! {
+    mod packed {
+        #[derive(Clone, Copy)]
+        #[repr(C, packed)]
+        pub struct Packed {
+            pub flag: u8,
+            pub id: u64,
+            pub ratio: f32,
+        }
+    }
+}
+
+#[test]
+fn packed_struct() {
+    check::<packed::by_serde::Packed, packed::by_versioned::Packed>(&[
+        r#"{"flag":1,"id":123456789012,"ratio":0.5}"#,
+    ]);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Versioned)]
+#[repr(C, packed(2))]
+#[schema(version = 2, migrate(from = 1, add(id = 9)))]
+pub struct PackedHistory {
+    pub flag: u8,
+    pub id: u64,
+}
+
+#[test]
+fn packed_struct_with_a_history() {
+    schema_migrate_tests::read_all_ways(
+        r#"{"_version":1,"flag":1}"#,
+        &PackedHistory { flag: 1, id: 9 },
+        1,
+    );
+    schema_migrate_tests::round_trip(
+        &PackedHistory { flag: 1, id: 2 },
+        r#"{"_version":2,"flag":1,"id":2}"#,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Class 8, documented in the README: a versioned struct is a tagged map, so
+// it is never read from a sequence, where serde_derive reads a struct's
+// fields in order.
+
+twin! {
+    mod sequence {
+        pub struct Pair {
+            pub id: u32,
+            pub name: String,
+        }
+    }
+}
+
+#[test]
+fn a_struct_is_not_read_from_a_sequence() {
+    let by_serde: sequence::by_serde::Pair = serde_json::from_str(r#"[1,"x"]"#).unwrap();
+    assert_eq!((by_serde.id, by_serde.name.as_str()), (1, "x"));
+    let err = serde_json::from_str::<sequence::by_versioned::Pair>(r#"[1,"x"]"#).unwrap_err();
+    assert_eq!(
+        message(&err, None),
+        "invalid type: sequence, expected a Pair object with version tag `_version`"
+    );
+    let bytes = rmp_serde::to_vec(&sequence::by_serde::Pair {
+        id: 1,
+        name: "x".into(),
+    })
+    .unwrap();
+    assert!(rmp_serde::from_slice::<sequence::by_serde::Pair>(&bytes).is_ok());
+    let err = rmp_serde::from_slice::<sequence::by_versioned::Pair>(&bytes).unwrap_err();
+    assert!(err.to_string().contains("sequence"), "{err}");
+    let err = serde_json::from_str::<sequence::by_versioned::Pair>(r#"[1,1,"x"]"#).unwrap_err();
+    assert!(err.to_string().contains("invalid type: sequence"), "{err}");
+}
