@@ -198,7 +198,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let store = runtime.block_on(SqliteStore::open_layout(&path, &layout))?;
         done.push(runtime.block_on(run_on(&store, &records, 500))?);
     }
-    print_row(SQLITE, "sessions(id, state, note), no revision", 500, n, &done);
+    print_row(
+        SQLITE,
+        "sessions(id, state, note), no revision",
+        500,
+        n,
+        &done,
+    );
     std::fs::remove_dir_all(&dir)?;
 
     // PostgreSQL and Redis: the server named by the variable, or a throwaway
@@ -210,7 +216,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     });
     match postgres {
-        None => println!("| PostgreSQL | - | - | not run: no server binary and no URL set | | | | |"),
+        None => {
+            println!("| PostgreSQL | - | - | not run: no server binary and no URL set | | | | |")
+        }
         Some((url, origin, _server)) => {
             let label = format!("PostgreSQL ({origin})");
             for batch in [500, 2000] {
@@ -260,7 +268,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for run in 0..runs {
                 // A database of its own per run, so the pattern sees only its keys.
                 let db_url = format!("{}/{}", url.trim_end_matches('/'), 1 + run % 15);
-                let store = runtime.block_on(open_layout(&db_url, &Layout::redis_keys("trip-*")))?;
+                let store =
+                    runtime.block_on(open_layout(&db_url, &Layout::redis_keys("trip-*")))?;
                 runtime.block_on(flush(&db_url))?;
                 done.push(runtime.block_on(run_on(&store, &records, 500))?);
             }

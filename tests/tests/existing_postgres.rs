@@ -175,7 +175,7 @@ fn langgraph_checkpoints_with_a_path_and_a_condition() {
         let old: Vec<&str> = old.splitn(9, '|').collect();
         let new: Vec<&str> = new.splitn(9, '|').collect();
         assert_eq!(old[..7], new[..7], "outside the trip: {new:?}");
-        if old[1].is_empty() && old[7] != "" {
+        if old[1].is_empty() && !old[7].is_empty() {
             assert_eq!(new[7], "4", "{new:?}");
         } else {
             assert_eq!(
@@ -242,7 +242,7 @@ fn messagepack_in_bytea_with_a_revision_column() {
         let value: TripState = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(value, checkpoint(i, mixed_version(i), 1).1);
         let upgraded = mixed_version(i) < 4;
-        let want = match (i % 5 == 0, upgraded) {
+        let want = match (i.is_multiple_of(5), upgraded) {
             (true, true) => 1,   // NULL becomes 1
             (true, false) => -1, // NULL stays NULL
             (false, bump) => i as i64 + i64::from(bump),

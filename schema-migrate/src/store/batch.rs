@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{Cas, CasWrite, RecordStore, StoreError};
+use std::future::Future;
+use std::task::Poll;
+
+use super::{Cas, CasWrite, Encoding, Record, RecordStore, StoreError};
 use crate::{DeserializeVersionedOwned, Versioned};
 
 /// Upgrades every record of a store to the current version of `T`.
@@ -173,169 +176,288 @@ where
     /// the store itself failing, and carries the report up to the last batch
     /// that was fully written.
     pub async fn run<S: RecordStore>(&self, store: &S) -> Result<Report, RunError> {
-        let started = Instant::now();
-        let mut report = Report {
-            type_name: T::NAME,
-            version: T::VERSION,
+        let mut run = Run {
+            started: Instant::now(),
+            report: Report {
+                type_name: T::NAME,
+                version: T::VERSION,
+                dry_run: self.dry_run,
+                resumed_from: self.resume_from.clone(),
+                scanned: 0,
+                already_current: 0,
+                upgraded: 0,
+                carried: 0,
+                failed: Vec::new(),
+                conflicts: Vec::new(),
+                last_key: None,
+                finished: false,
+                elapsed: Duration::ZERO,
+            },
+            bar: match self.progress {
+                Progress::Bar => Some(Bar::new(self.limit, false)),
+                Progress::Auto if std::io::stderr().is_terminal() => {
+                    Some(Bar::new(self.limit, false))
+                }
+                Progress::Lines => Some(Bar::new(self.limit, true)),
+                _ => None,
+            },
+            batches: 0,
             dry_run: self.dry_run,
-            resumed_from: self.resume_from.clone(),
-            scanned: 0,
-            already_current: 0,
-            upgraded: 0,
-            carried: 0,
-            failed: Vec::new(),
-            conflicts: Vec::new(),
-            last_key: None,
-            finished: false,
-            elapsed: Duration::ZERO,
         };
-        let mut bar = match self.progress {
-            Progress::Bar => Some(Bar::new(self.limit, false)),
-            Progress::Auto if std::io::stderr().is_terminal() => Some(Bar::new(self.limit, false)),
-            Progress::Lines => Some(Bar::new(self.limit, true)),
-            _ => None,
-        };
-        let mut cursor = self.resume_from.clone();
-        let mut batch_number = 0u64;
-        loop {
-            let want = match self.limit {
-                Some(limit) => {
-                    let left = limit.saturating_sub(report.scanned);
-                    usize::try_from(left).map_or(self.batch_size, |l| l.min(self.batch_size))
-                }
-                None => self.batch_size,
-            };
-            if want == 0 {
-                // The limit is reached. If a scan shows nothing after it,
-                // the run did reach the end: say so, rather than have the
-                // user resume a run with nothing left to do. (A failed
-                // look is not an error: the batches are all done.)
-                if let Ok(rest) = store.scan(cursor.as_deref(), 1).await {
-                    report.finished = rest.is_empty();
-                }
-                break;
-            }
-            let records = match store.scan(cursor.as_deref(), want).await {
+        let encoding = store.encoding();
+        // Two batches are in flight: while the engine writes one (and reads
+        // the one after the next), the next is decoded and upgraded, so
+        // neither the engine nor the migrator waits for the other. A batch
+        // counts only once it is written, so `last_key` is always safe to
+        // resume after.
+        let mut seen = 0u64;
+        let mut at_end = false;
+        let mut scanned = match self.want(seen) {
+            0 => Vec::new(),
+            want => match store.scan(self.resume_from.as_deref(), want).await {
                 Ok(records) => records,
-                Err(source) => return Err(stopped(report, started, bar, source)),
-            };
-            let Some(last) = records.last() else {
-                report.finished = true;
+                Err(source) => return Err(run.stopped(source)),
+            },
+        };
+        at_end |= scanned.is_empty();
+        let mut decoded: Option<Batch> = None;
+        loop {
+            let records = std::mem::take(&mut scanned);
+            if records.is_empty() && decoded.is_none() {
                 break;
-            };
-            let last_key = last.key.clone();
-
-            let encoding = store.encoding();
-            let mut writes = Vec::new();
-            let mut carrying = Vec::new();
-            let mut current = 0u64;
-            let mut failed = Vec::new();
-            let scanned = records.len() as u64;
-            for record in records {
-                let fail = |kind, reason| Failure {
-                    key: record.key.clone(),
-                    kind,
-                    reason,
-                };
-                if let Some(reason) = &record.unreadable {
-                    failed.push(fail("unreadable", reason.clone()));
-                    continue;
-                }
-                let rewrite = encoding.read::<T>(&record.payload).and_then(|stored| {
-                    if stored.was_upgraded() {
-                        encoding
-                            .rewrite(&record.payload, &stored.value, stored.version, true)
-                            .map(Some)
-                    } else {
-                        Ok(None)
-                    }
-                });
-                match rewrite {
-                    Ok(None) => current += 1,
-                    Ok(Some(rewrite)) => {
-                        carrying.push(rewrite.carried > 0);
-                        writes.push(CasWrite {
-                            key: record.key,
-                            expected: record.revision,
-                            read: record.payload,
-                            payload: rewrite.payload,
-                        });
-                    }
-                    Err(problem) => failed.push(fail(problem.kind(), problem.to_string())),
-                }
             }
-
-            let mut upgraded = 0u64;
-            let mut carried = 0u64;
-            let mut conflicts = Vec::new();
-            if self.dry_run {
-                upgraded = writes.len() as u64;
-                carried = carrying.iter().filter(|&&c| c).count() as u64;
-            } else if !writes.is_empty() {
-                let outcomes = match store.compare_and_swap(&writes).await {
-                    Ok(outcomes) => outcomes,
-                    Err(source) => return Err(stopped(report, started, bar, source)),
-                };
-                for (i, write) in writes.iter().enumerate() {
-                    match outcomes.get(i) {
-                        Some(Cas::Written { .. }) => {
-                            upgraded += 1;
-                            carried += u64::from(carrying[i]);
-                        }
-                        // No outcome is not a write that happened.
-                        Some(Cas::Conflict) | None => conflicts.push(write.key.clone()),
-                    }
-                }
-            }
-
-            // The batch is done (written or refused as a whole): only now
-            // does it count, so `last_key` is always safe to resume after.
-            batch_number += 1;
-            report.scanned += scanned;
-            report.already_current += current;
-            report.upgraded += upgraded;
-            report.carried += carried;
-            for failure in &failed {
-                tracing::warn!(
-                    target: "schema_migrate",
-                    type_name = T::NAME,
-                    key = %failure.key,
-                    kind = failure.kind,
-                    reason = %failure.reason,
-                    "record cannot be upgraded; left untouched",
-                );
-            }
-            report.failed.extend(failed);
-            report.conflicts.extend(conflicts);
-            report.last_key = Some(last_key.clone());
-            report.elapsed = started.elapsed();
-            match &mut bar {
-                Some(bar) => bar.draw(&report, false),
-                None => tracing::info!(
-                    target: "schema_migrate",
-                    type_name = T::NAME,
-                    batch = batch_number,
-                    scanned = report.scanned,
-                    upgraded = report.upgraded,
-                    already_current = report.already_current,
-                    failed = report.failed.len(),
-                    conflicts = report.conflicts.len(),
-                    last_key = %last_key,
-                    dry_run = self.dry_run,
-                    "batch migration progress",
-                ),
-            }
+            seen += records.len() as u64;
             // A short page is not taken as the end: the trait allows a
             // backend to return fewer than asked, so only an empty scan is.
-            cursor = Some(last_key);
+            let after = records.last().map(|r| r.key.clone());
+            let want = if after.is_some() { self.want(seen) } else { 0 };
+            let writes = decoded
+                .as_ref()
+                .filter(|batch| !self.dry_run && !batch.writes.is_empty())
+                .map(|batch| &batch.writes[..]);
+            let engine = async {
+                let written = match writes {
+                    Some(writes) => Some(store.compare_and_swap(writes).await),
+                    None => None,
+                };
+                if matches!(written, Some(Err(_))) || want == 0 {
+                    return (written, None);
+                }
+                (written, Some(store.scan(after.as_deref(), want).await))
+            };
+            let upgrade = async { (!records.is_empty()).then(|| upgrade::<T>(encoding, records)) };
+            let ((written, next), upgraded) = both(engine, upgrade).await;
+            if let Some(batch) = decoded.take() {
+                match written.transpose() {
+                    Ok(outcomes) => run.done(batch, outcomes),
+                    Err(source) => return Err(run.stopped(source)),
+                }
+            }
+            decoded = upgraded;
+            match next {
+                Some(Ok(records)) => {
+                    at_end |= records.is_empty();
+                    scanned = records;
+                }
+                Some(Err(source)) => return Err(run.stopped(source)),
+                None => {}
+            }
         }
-        report.elapsed = started.elapsed();
-        if let Some(mut bar) = bar {
-            bar.draw(&report, true);
+        if at_end {
+            run.report.finished = true;
+        } else {
+            // The limit is reached. If a scan shows nothing after it, the
+            // run did reach the end: say so, rather than have the user
+            // resume a run with nothing left to do. (A failed look is not
+            // an error: the batches are all done.)
+            let after = run
+                .report
+                .last_key
+                .as_deref()
+                .or(self.resume_from.as_deref());
+            if let Ok(rest) = store.scan(after, 1).await {
+                run.report.finished = rest.is_empty();
+            }
+        }
+        Ok(run.finish())
+    }
+
+    /// How many records the next scan asks for, `seen` being scanned.
+    fn want(&self, seen: u64) -> usize {
+        match self.limit {
+            Some(limit) => {
+                let left = limit.saturating_sub(seen);
+                usize::try_from(left).map_or(self.batch_size, |l| l.min(self.batch_size))
+            }
+            None => self.batch_size,
+        }
+    }
+}
+
+/// A batch read and upgraded, not yet written.
+struct Batch {
+    writes: Vec<CasWrite>,
+    /// Per write: whether it carries fields its version does not model.
+    carrying: Vec<bool>,
+    current: u64,
+    failed: Vec<Failure>,
+    scanned: u64,
+    last_key: String,
+}
+
+/// Reads and upgrades a batch of records: what to write, what is current,
+/// what failed. `records` is not empty.
+fn upgrade<T>(encoding: &Encoding, records: Vec<Record>) -> Batch
+where
+    T: Versioned + DeserializeVersionedOwned + Serialize,
+{
+    let mut batch = Batch {
+        writes: Vec::with_capacity(records.len()),
+        carrying: Vec::with_capacity(records.len()),
+        current: 0,
+        failed: Vec::new(),
+        scanned: records.len() as u64,
+        last_key: records.last().map(|r| r.key.clone()).unwrap_or_default(),
+    };
+    for record in records {
+        let fail = |kind, reason| Failure {
+            key: record.key.clone(),
+            kind,
+            reason,
+        };
+        if let Some(reason) = &record.unreadable {
+            batch.failed.push(fail("unreadable", reason.clone()));
+            continue;
+        }
+        let rewrite = encoding.read::<T>(&record.payload).and_then(|stored| {
+            if stored.was_upgraded() {
+                encoding
+                    .rewrite(&record.payload, &stored.value, stored.version, true)
+                    .map(Some)
+            } else {
+                Ok(None)
+            }
+        });
+        match rewrite {
+            Ok(None) => batch.current += 1,
+            Ok(Some(rewrite)) => {
+                batch.carrying.push(rewrite.carried > 0);
+                batch.writes.push(CasWrite {
+                    key: record.key,
+                    expected: record.revision,
+                    read: record.payload,
+                    payload: rewrite.payload,
+                });
+            }
+            Err(problem) => batch.failed.push(fail(problem.kind(), problem.to_string())),
+        }
+    }
+    batch
+}
+
+/// Runs two futures at once: the engine's round trips and the upgrade of
+/// the next batch (which runs on this task while the engine works).
+async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    let (mut a_out, mut b_out) = (None, None);
+    std::future::poll_fn(|cx| {
+        if a_out.is_none() {
+            if let Poll::Ready(out) = a.as_mut().poll(cx) {
+                a_out = Some(out);
+            }
+        }
+        if b_out.is_none() {
+            if let Poll::Ready(out) = b.as_mut().poll(cx) {
+                b_out = Some(out);
+            }
+        }
+        match (a_out.take(), b_out.take()) {
+            (Some(a), Some(b)) => Poll::Ready((a, b)),
+            (a, b) => {
+                (a_out, b_out) = (a, b);
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+/// The state of one [`Migrator::run`]: the report so far and its progress
+/// display.
+struct Run {
+    started: Instant,
+    report: Report,
+    bar: Option<Bar>,
+    batches: u64,
+    dry_run: bool,
+}
+
+impl Run {
+    /// Counts a batch that is done: written (with these outcomes, one per
+    /// write), or in a dry run or with nothing to write, `None`.
+    fn done(&mut self, batch: Batch, outcomes: Option<Vec<Cas>>) {
+        let report = &mut self.report;
+        match outcomes {
+            None => {
+                report.upgraded += batch.writes.len() as u64;
+                report.carried += batch.carrying.iter().filter(|&&c| c).count() as u64;
+            }
+            Some(outcomes) => {
+                for (i, write) in batch.writes.iter().enumerate() {
+                    match outcomes.get(i) {
+                        Some(Cas::Written { .. }) => {
+                            report.upgraded += 1;
+                            report.carried += u64::from(batch.carrying[i]);
+                        }
+                        // No outcome is not a write that happened.
+                        Some(Cas::Conflict) | None => report.conflicts.push(write.key.clone()),
+                    }
+                }
+            }
+        }
+        self.batches += 1;
+        report.scanned += batch.scanned;
+        report.already_current += batch.current;
+        for failure in &batch.failed {
+            tracing::warn!(
+                target: "schema_migrate",
+                type_name = report.type_name,
+                key = %failure.key,
+                kind = failure.kind,
+                reason = %failure.reason,
+                "record cannot be upgraded; left untouched",
+            );
+        }
+        report.failed.extend(batch.failed);
+        report.last_key = Some(batch.last_key);
+        report.elapsed = self.started.elapsed();
+        match &mut self.bar {
+            Some(bar) => bar.draw(report, false),
+            None => tracing::info!(
+                target: "schema_migrate",
+                type_name = report.type_name,
+                batch = self.batches,
+                scanned = report.scanned,
+                upgraded = report.upgraded,
+                already_current = report.already_current,
+                failed = report.failed.len(),
+                conflicts = report.conflicts.len(),
+                last_key = %report.last_key.as_deref().unwrap_or(""),
+                dry_run = self.dry_run,
+                "batch migration progress",
+            ),
+        }
+    }
+
+    fn finish(mut self) -> Report {
+        let report = &mut self.report;
+        report.elapsed = self.started.elapsed();
+        if let Some(bar) = &mut self.bar {
+            bar.draw(report, true);
         }
         tracing::info!(
             target: "schema_migrate",
-            type_name = T::NAME,
+            type_name = report.type_name,
             scanned = report.scanned,
             upgraded = report.upgraded,
             already_current = report.already_current,
@@ -346,7 +468,11 @@ where
             dry_run = self.dry_run,
             "batch migration done",
         );
-        Ok(report)
+        self.report
+    }
+
+    fn stopped(self, source: StoreError) -> RunError {
+        stopped(self.report, self.started, self.bar, source)
     }
 }
 

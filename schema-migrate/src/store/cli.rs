@@ -13,13 +13,16 @@
 //! ```
 //!
 //! Then `my-migrate --store sqlite:jobs.db --table jobs --dry-run`, and the
-//! same without `--dry-run` to write. See [`USAGE`] for every option.
+//! same without `--dry-run` to write; on a table the application already has,
+//! `my-migrate --store sqlite:app.db --table items --key id --payload data`.
+//! See [`USAGE`] for every option.
 //!
-//! Exit status: 0 when every record is current or was upgraded, 1 when some
-//! records failed to upgrade (listed, left untouched), 2 for a usage error
-//! (including a store that cannot be named so: an invalid table name, an
-//! unknown URL scheme, a backend not compiled in, a missing file or table),
-//! 3 when the store failed (the message says after which key to resume).
+//! Exit status: 0 when every record is current, was upgraded or was a
+//! conflict (counted and named), 1 when some records failed to upgrade
+//! (listed, left untouched), 2 for a usage error (including a store that
+//! cannot be named so: an unknown URL scheme, a backend not compiled in, a
+//! missing file, table or column, a key column of another type), 3 when the
+//! store failed (the message says, shell-quoted, after which key to resume).
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -299,7 +302,10 @@ where
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    // Two workers: the database client's connection task runs beside the
+    // migrator, so a batch is upgraded while the engine works on another.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {
