@@ -46,6 +46,48 @@ struct Run {
     fill: Duration,
     rewrite: Duration,
     migrate: Duration,
+    /// How long the migration waited for the engine's writes
+    /// (compare-and-swap calls), whose rows change size and content.
+    migrate_writes: Duration,
+    /// The same for the rewrite of unchanged rows.
+    rewrite_writes: Duration,
+}
+
+/// A store that adds up the time spent in its compare-and-swap calls.
+struct Timed<'a, S> {
+    inner: &'a S,
+    writes: std::sync::Mutex<Duration>,
+}
+
+impl<S: RecordStore> RecordStore for Timed<'_, S> {
+    fn encoding(&self) -> &schema_migrate::store::Encoding {
+        self.inner.encoding()
+    }
+    fn counts_writes(&self) -> bool {
+        self.inner.counts_writes()
+    }
+    async fn get(&self, key: &str) -> Result<Option<schema_migrate::store::Record>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, payload: &[u8]) -> Result<u64, StoreError> {
+        self.inner.put(key, payload).await
+    }
+    async fn put_many(&self, records: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        self.inner.put_many(records).await
+    }
+    async fn compare_and_swap(&self, writes: &[CasWrite]) -> Result<Vec<Cas>, StoreError> {
+        let started = Instant::now();
+        let out = self.inner.compare_and_swap(writes).await;
+        *self.writes.lock().unwrap() += started.elapsed();
+        out
+    }
+    async fn scan(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<schema_migrate::store::Record>, StoreError> {
+        self.inner.scan(after, limit).await
+    }
 }
 
 /// Fills `store` (empty) with `records`, times the engine's own rewrite of
@@ -62,6 +104,11 @@ async fn run_on<S: RecordStore>(
     }
     let fill = started.elapsed();
 
+    let timed = Timed {
+        inner: store,
+        writes: std::sync::Mutex::new(Duration::ZERO),
+    };
+    let store = &timed;
     let started = Instant::now();
     let mut cursor: Option<String> = None;
     let mut rewritten = 0;
@@ -84,6 +131,7 @@ async fn run_on<S: RecordStore>(
     }
     let rewrite = started.elapsed();
     assert_eq!(rewritten, records.len());
+    let rewrite_writes = std::mem::take(&mut *timed.writes.lock().unwrap());
 
     let report = Migrator::<TripState>::new()
         .batch_size(batch_size)
@@ -93,10 +141,13 @@ async fn run_on<S: RecordStore>(
         .map_err(|e| e.source)?;
     assert_eq!(report.upgraded, records.len() as u64, "{report}");
     assert!(report.failed.is_empty(), "{report:#}");
+    let migrate_writes = *timed.writes.lock().unwrap();
     Ok(Run {
         fill,
         rewrite,
         migrate: report.elapsed,
+        migrate_writes,
+        rewrite_writes,
     })
 }
 
@@ -115,12 +166,16 @@ fn print_row(name: &str, layout: &str, batch: usize, n: usize, runs: &[Run]) {
         .map(|r| r.rewrite.as_secs_f64() / r.migrate.as_secs_f64())
         .collect();
     let fills: Vec<f64> = runs.iter().map(|r| rate(r.fill)).collect();
+    // Microseconds per record spent waiting for writes, rewrite / migration.
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    let writes_rewrite = median(runs.iter().map(|r| us(r.rewrite_writes)).collect());
+    let writes_migrate = median(runs.iter().map(|r| us(r.migrate_writes)).collect());
     let (lo, hi) = ratios
         .iter()
         .fold((f64::MAX, 0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
     let ratio = median(ratios);
     println!(
-        "| {name} | {layout} | {batch} | {:.0} | {:.0} | **{ratio:.2}x** ({lo:.2}-{hi:.2}) | {} | {:.0} |",
+        "| {name} | {layout} | {batch} | {:.0} | {:.0} | **{ratio:.2}x** ({lo:.2}-{hi:.2}) | {} | {writes_rewrite:.1} / {writes_migrate:.1} | {:.0} |",
         median(rewrite),
         median(migrate),
         if ratio >= 0.8 { "ok" } else { "**MISS**" },
@@ -153,11 +208,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         derive.push(n as f64 / started.elapsed().as_secs_f64());
     }
 
-    println!("| store | layout | batch | engine rewrite records/s | migration records/s | ratio (range) | >= 0.8x | fill records/s |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| store | layout | batch | engine rewrite records/s | migration records/s | ratio (range) | >= 0.8x | µs/record in writes: rewrite / migration | fill records/s |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let d = median(derive.clone());
     println!(
-        "| derive only (parse + upgrade + serialize, no store) | - | - | - | {d:.0} ({:.0} - {:.0}) | - | - | - |",
+        "| derive only (parse + upgrade + serialize, no store) | - | - | - | {d:.0} ({:.0} - {:.0}) | - | - | - | - |",
         derive.iter().copied().fold(f64::MAX, f64::min),
         derive.iter().copied().fold(0.0, f64::max),
     );
@@ -217,7 +272,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     match postgres {
         None => {
-            println!("| PostgreSQL | - | - | not run: no server binary and no URL set | | | | |")
+            println!("| PostgreSQL | - | - | not run: no server binary and no URL set | | | | | |")
         }
         Some((url, origin, _server)) => {
             let label = format!("PostgreSQL ({origin})");
@@ -253,7 +308,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     });
     match redis {
-        None => println!("| Redis | - | - | not run: no server binary and no URL set | | | | |"),
+        None => println!("| Redis | - | - | not run: no server binary and no URL set | | | | | |"),
         Some((url, origin, _server)) => {
             let label = format!("Redis ({origin})");
             for batch in [500, 2000] {
