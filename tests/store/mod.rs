@@ -5,6 +5,7 @@
 //! given an `async fn` that returns a fresh store (or `None` when its server
 //! is not installed), and [`crash::crash_and_resume`] with a store URL.
 
+pub mod cli;
 pub mod crash;
 pub mod fixture;
 
@@ -90,6 +91,21 @@ fn write(key: &str, expected: u64, payload: &str) -> CasWrite {
         key: key.to_owned(),
         expected,
         payload: payload.into(),
+    }
+}
+
+/// How many of the suite's checks hold on any layout, including tables and
+/// keys without a revision column; [`layout_check`] runs one of them.
+pub const LAYOUT_CHECKS: usize = 4;
+
+/// Check `n` (below [`LAYOUT_CHECKS`]) of those that hold on any layout, on
+/// a fresh, empty store.
+pub async fn layout_check<S: RecordStore>(n: usize, store: &S) {
+    match n {
+        0 => scan_order_and_resume(store).await,
+        1 => lazy_write_back_conflict_keeps_the_newer_record(store).await,
+        2 => batch_counts_dry_run_limit_and_resume(store).await,
+        _ => batch_conflict_keeps_the_newer_record(store).await,
     }
 }
 

@@ -3,7 +3,6 @@
 //! `psql` checks the result from outside.
 #![cfg(feature = "postgres")]
 
-use std::process::Command;
 use std::time::Duration;
 
 use schema_migrate::store::postgres::PostgresStore;
@@ -16,15 +15,8 @@ use schema_migrate_tests::store::fixture::{checkpoint, mixed_version, TripState}
 const CHILD: &str = env!("CARGO_BIN_EXE_store_child");
 
 fn cli(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(CHILD)
-        .args(args)
-        .output()
-        .expect("run the CLI");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = schema_migrate_tests::store::cli::run(CHILD, args);
+    (out.code, out.stdout, out.stderr)
 }
 
 fn psql(server: &Postgres, sql: &str) -> String {
@@ -288,24 +280,17 @@ async fn no_revision_column_crash_and_concurrent_writer() {
 async fn the_store_suite_on_a_table_without_a_revision_column() {
     use schema_migrate_tests::store as suite;
     let Some(server) = postgres() else { return };
-    for check in 0..4 {
+    for check in 0..suite::LAYOUT_CHECKS {
         let table = unique_name("suite");
         psql(
             server,
             &format!("CREATE TABLE {table} (id text COLLATE \"C\" PRIMARY KEY, doc jsonb, n int DEFAULT 7)"),
         );
-        let store = PostgresStore::connect_layout(
-            server.url(),
-            &Layout::table(table.as_str(), ["id"], "doc"),
-        )
-        .await
-        .unwrap();
-        match check {
-            0 => suite::scan_order_and_resume(&store).await,
-            1 => suite::lazy_write_back_conflict_keeps_the_newer_record(&store).await,
-            2 => suite::batch_counts_dry_run_limit_and_resume(&store).await,
-            _ => suite::batch_conflict_keeps_the_newer_record(&store).await,
-        }
+        let layout = Layout::table(table.as_str(), ["id"], "doc");
+        let store = PostgresStore::connect_layout(server.url(), &layout)
+            .await
+            .unwrap();
+        suite::layout_check(check, &store).await;
     }
 }
 

@@ -14,15 +14,8 @@ use schema_migrate_tests::store::fixture::{checkpoint, mixed_version, TripState}
 const CHILD: &str = env!("CARGO_BIN_EXE_store_child");
 
 fn cli(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(CHILD)
-        .args(args)
-        .output()
-        .expect("run the CLI");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = schema_migrate_tests::store::cli::run(CHILD, args);
+    (out.code, out.stdout, out.stderr)
 }
 
 /// `redis-cli -n DB ARGS...`, its output without the final newline.
@@ -160,51 +153,14 @@ fn hash_fields_and_the_resume_hint() {
         "--limit",
         "4",
     ];
-    let (mut scanned, mut upgraded, mut failed) = (0, 0, 0);
-    let mut hint: Option<String> = None;
-    loop {
-        let out = match &hint {
-            None => Command::new(CHILD).args(args).output().unwrap(),
-            Some(hint) => {
-                let quoted: Vec<String> = args
-                    .iter()
-                    .map(|a| schema_migrate::store::cli::shell_quote(a))
-                    .collect();
-                let line = format!(
-                    "{} {} {hint}",
-                    schema_migrate::store::cli::shell_quote(CHILD),
-                    quoted.join(" ")
-                );
-                Command::new("bash").arg("-c").arg(line).output().unwrap()
-            }
-        };
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let count = |label: &str| -> usize {
-            let line = stdout
-                .lines()
-                .find(|l| l.trim_start().starts_with(label))
-                .unwrap();
-            line.split_whitespace()
-                .nth_back(0)
-                .unwrap()
-                .parse()
-                .unwrap()
-        };
-        scanned += count("scanned ");
-        upgraded += count("upgraded ");
-        failed += count("failed ");
-        match stdout.split_once("continue with ") {
-            Some((_, rest)) => hint = Some(rest.trim_end().to_owned()),
-            None => {
-                assert!(
-                    stdout
-                        .contains("user:zz-nostate: the key holds a hash without the field state"),
-                    "{stdout}"
-                );
-                break;
-            }
-        }
-    }
+    let resumed = schema_migrate_tests::store::cli::run_resuming(CHILD, &args);
+    assert!(
+        resumed
+            .last
+            .contains("user:zz-nostate: the hash has no field `state`"),
+        "{resumed:?}"
+    );
+    let (scanned, upgraded, failed) = (resumed.scanned, resumed.upgraded as usize, resumed.failed);
     assert_eq!(
         (scanned, upgraded, failed),
         (16, old, 1),
@@ -251,18 +207,13 @@ async fn plain_keys_crash_and_concurrent_writer() {
 async fn the_store_suite_on_plain_keys() {
     use schema_migrate_tests::store as suite;
     let Some(server) = redis() else { return };
-    for check in 0..4u8 {
+    for check in 0..suite::LAYOUT_CHECKS {
         // Each check on a database of its own, so every key is its record.
-        let store =
-            RedisStore::connect_layout(&db_url(server, 11 + check), &Layout::redis_keys("*"))
-                .await
-                .unwrap();
-        match check {
-            0 => suite::scan_order_and_resume(&store).await,
-            1 => suite::lazy_write_back_conflict_keeps_the_newer_record(&store).await,
-            2 => suite::batch_counts_dry_run_limit_and_resume(&store).await,
-            _ => suite::batch_conflict_keeps_the_newer_record(&store).await,
-        }
+        let url = db_url(server, 11 + check as u8);
+        let store = RedisStore::connect_layout(&url, &Layout::redis_keys("*"))
+            .await
+            .unwrap();
+        suite::layout_check(check, &store).await;
     }
 }
 

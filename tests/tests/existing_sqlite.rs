@@ -16,15 +16,8 @@ const CHILD: &str = env!("CARGO_BIN_EXE_store_child");
 
 /// Runs the ready command line; returns (exit code, stdout, stderr).
 fn cli(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(CHILD)
-        .args(args)
-        .output()
-        .expect("run the CLI");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = schema_migrate_tests::store::cli::run(CHILD, args);
+    (out.code, out.stdout, out.stderr)
 }
 
 fn url(path: &Path) -> String {
@@ -235,50 +228,9 @@ fn langgraph_checkpoints_resume_from_the_printed_hint() {
         "--limit",
         "7",
     ];
-    let mut upgraded = 0;
-    let mut scanned = 0;
-    let mut hint: Option<String> = None;
-    for _ in 0..=n {
-        let out = match &hint {
-            None => Command::new(CHILD).args(args).output().unwrap(),
-            Some(hint) => {
-                let quoted: Vec<String> = args
-                    .iter()
-                    .map(|a| schema_migrate::store::cli::shell_quote(a))
-                    .collect();
-                let line = format!(
-                    "{} {} {hint}",
-                    schema_migrate::store::cli::shell_quote(CHILD),
-                    quoted.join(" ")
-                );
-                Command::new("bash").arg("-c").arg(line).output().unwrap()
-            }
-        };
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let count = |label: &str| -> usize {
-            let line = stdout
-                .lines()
-                .find(|l| l.trim_start().starts_with(label))
-                .unwrap();
-            line.split_whitespace()
-                .nth_back(0)
-                .unwrap()
-                .parse()
-                .unwrap()
-        };
-        upgraded += count("upgraded ");
-        scanned += count("scanned ");
-        match stdout.split_once("continue with ") {
-            Some((_, rest)) => hint = Some(rest.trim_end().to_owned()),
-            None => break,
-        }
-    }
+    let resumed = schema_migrate_tests::store::cli::run_resuming(CHILD, &args);
+    assert!(resumed.runs > 5 && resumed.failed == 0, "{resumed:?}");
+    let (scanned, upgraded) = (resumed.scanned as usize, resumed.upgraded as usize);
     assert_eq!(
         (scanned, upgraded),
         (n, old),
@@ -454,7 +406,7 @@ async fn no_revision_column_crash_and_concurrent_writer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_suite_on_a_table_without_a_revision_column() {
     use schema_migrate_tests::store as suite;
-    for check in 0..4 {
+    for check in 0..suite::LAYOUT_CHECKS {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("suite.db");
         Connection::open(&path)
@@ -464,12 +416,7 @@ async fn the_store_suite_on_a_table_without_a_revision_column() {
         let store = SqliteStore::open_layout(&path, &Layout::table("t", ["id"], "doc"))
             .await
             .unwrap();
-        match check {
-            0 => suite::scan_order_and_resume(&store).await,
-            1 => suite::lazy_write_back_conflict_keeps_the_newer_record(&store).await,
-            2 => suite::batch_counts_dry_run_limit_and_resume(&store).await,
-            _ => suite::batch_conflict_keeps_the_newer_record(&store).await,
-        }
+        suite::layout_check(check, &store).await;
     }
 }
 

@@ -136,9 +136,13 @@ impl Layout {
     }
 
     /// Refuses what no backend can use: no key or payload column, a key
-    /// column named twice, or Redis settings on a table.
+    /// column named twice, Redis settings on a table, or a format this
+    /// build lacks.
     pub(crate) fn check_table(&self, backend: &'static str) -> Result<(), StoreError> {
         let usage = |message: String| Err(StoreError::usage(backend, "open", message));
+        if let Err(message) = self.encoding.format.check_compiled() {
+            return usage(message);
+        }
         if self.key_pattern.is_some() || self.hash_field.is_some() {
             return usage(
                 "--match and --hash-field name Redis keys; this store is a table".to_owned(),
@@ -168,9 +172,13 @@ impl Layout {
 }
 
 impl Layout {
-    /// Refuses table settings on Redis, and `--hash-field` without `--match`.
+    /// Refuses table settings on Redis, `--hash-field` without `--match`,
+    /// and a format this build lacks.
     pub(crate) fn check_redis(&self) -> Result<(), StoreError> {
         let usage = |message: &str| Err(StoreError::usage("redis", "open", message.to_owned()));
+        if let Err(message) = self.encoding.format.check_compiled() {
+            return usage(&message);
+        }
         let table_like = self.key != ["key"] || self.payload != "payload" || self.filter.is_some();
         if table_like {
             return usage(

@@ -281,12 +281,16 @@ where
         }
         loop {
             let Some(record) = self.store.get(key).await? else {
-                return Err(LazyError::from_problem(
-                    key,
-                    encoding
-                        .write(None, value)
-                        .expect_err("a path needs a record"),
-                ));
+                // No envelope to write the value into (the write says why).
+                let problem = encoding.write(None, value).err();
+                return Err(match problem {
+                    Some(problem) => LazyError::from_problem(key, problem),
+                    None => LazyError::Payload {
+                        key: key.to_owned(),
+                        kind: "no_value_at_path",
+                        reason: "no record to save into".to_owned(),
+                    },
+                });
             };
             let record = readable(record)?;
             let expected = record.revision;
@@ -298,7 +302,10 @@ where
 
     /// Writes `value` under `key` only if the record's revision is still
     /// `expected` (as returned in [`Loaded::revision`]); a [`Cas::Conflict`]
-    /// means someone else wrote it first and nothing was written.
+    /// means someone else wrote it first (or the record is gone) and nothing
+    /// was written. The record is read first: a layout without a revision
+    /// column compares the payload read, and with a path the value is
+    /// written into that record's envelope.
     pub async fn save_if(&self, key: &str, value: &T, expected: u64) -> Result<Cas, LazyError> {
         let Some(record) = self.store.get(key).await? else {
             return Ok(Cas::Conflict);

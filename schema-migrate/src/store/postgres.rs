@@ -188,11 +188,6 @@ impl PostgresStore {
         layout: Layout,
     ) -> Result<Self, StoreError> {
         layout.check_table(BACKEND)?;
-        layout
-            .encoding
-            .format
-            .check_compiled()
-            .map_err(|e| StoreError::usage(BACKEND, "open", e))?;
         let shown = url.map_or_else(|| "the database".to_owned(), without_password);
         let table = describe_table(&client, layout, &shown).await?;
         let connection = prepare(client, closed_because, &table.sql).await?;

@@ -194,8 +194,8 @@ return out
 
 /// Reads existing keys. KEYS: the keys. ARGV[1]: the hash field, or empty
 /// for string values. Returns, per key, a status and a value: `ok` and the
-/// value, `none` (the key is gone), or `type` and what the key holds
-/// instead (`hash without the field` included).
+/// value, `none` (the key is gone), `nofield` (a hash without the field),
+/// or `type` and the type the key holds instead.
 const READ_KEYS_SCRIPT: &str = r#"
 local field = ARGV[1]
 local out = {}
@@ -210,10 +210,10 @@ for _, key in ipairs(KEYS) do
     if v then
       out[#out + 1] = 'ok'; out[#out + 1] = v
     else
-      out[#out + 1] = 'type'; out[#out + 1] = 'a hash without the field ' .. field
+      out[#out + 1] = 'nofield'; out[#out + 1] = ''
     end
   else
-    out[#out + 1] = 'type'; out[#out + 1] = 'a ' .. t
+    out[#out + 1] = 'type'; out[#out + 1] = t
   end
 end
 return out
@@ -371,11 +371,6 @@ impl RedisStore {
     /// ```
     pub async fn connect_layout(url: &str, layout: &Layout) -> Result<Self, StoreError> {
         layout.check_redis()?;
-        layout
-            .encoding
-            .format
-            .check_compiled()
-            .map_err(|e| StoreError::usage(BACKEND, "open", e))?;
         let keys = match &layout.key_pattern {
             Some(pattern) => Some(Keys {
                 pattern: pattern.clone(),
@@ -619,15 +614,19 @@ impl RedisStore {
                         super::fingerprint(&pair[1]),
                     )),
                     b"none" => {}
+                    b"nofield" => records.push(Record::unreadable(
+                        name,
+                        format!("the hash has no field `{}`", keys.field),
+                    )),
                     _ => records.push(Record::unreadable(
                         name,
                         format!(
-                            "the key holds {}, not {}",
+                            "the key holds a {}, not a {}",
                             String::from_utf8_lossy(&pair[1]),
                             if keys.field.is_empty() {
-                                "a string".to_owned()
+                                "string"
                             } else {
-                                format!("a hash with the field {}", keys.field)
+                                "hash"
                             }
                         ),
                     )),

@@ -152,11 +152,6 @@ impl SqliteStore {
             check_identifier(BACKEND, "table", &layout.table)?;
         }
         layout.check_table(BACKEND)?;
-        layout
-            .encoding
-            .format
-            .check_compiled()
-            .map_err(|e| StoreError::usage(BACKEND, "open", e))?;
         let path: PathBuf = path.to_owned();
         let shown = path.display().to_string();
         let url = format!("sqlite:{shown}");
