@@ -3,8 +3,6 @@
 //! with `redis-cli` afterwards.
 #![cfg(feature = "redis")]
 
-use std::process::Command;
-
 use schema_migrate::store::redis::RedisStore;
 use schema_migrate::store::{Layout, RecordStore};
 use schema_migrate_tests::servers::redis::{redis, Redis};
