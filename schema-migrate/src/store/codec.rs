@@ -264,6 +264,13 @@ impl Encoding {
                     }
                 }
                 if !carried.is_empty() {
+                    if !written.ends_with('}') {
+                        return Err(serialize(format_args!(
+                            "{} was not written as an object, so the fields it does not model \
+                             cannot be carried",
+                            T::NAME
+                        )));
+                    }
                     let ours: Vec<String> = JsonEntries::parse(&written)
                         .unwrap_or_default()
                         .0
@@ -311,8 +318,21 @@ impl Encoding {
                     _ => Vec::new(),
                 };
                 let count = carried.len();
+                if count == 0 && tokens.is_empty() {
+                    return Ok(Rewrite {
+                        payload: written,
+                        carried: 0,
+                    });
+                }
                 let mut ours = binary_decode(format, &written)?;
-                if let Content::Map(entries) = &mut ours {
+                if count > 0 {
+                    let Content::Map(entries) = &mut ours else {
+                        return Err(serialize(format_args!(
+                            "{} was not written as a map, so the fields it does not model \
+                             cannot be carried",
+                            T::NAME
+                        )));
+                    };
                     for (key, item) in carried {
                         if entries.iter().any(|(k, _)| k.as_str() == key.as_str()) {
                             return Err(collision::<T>(key.as_str().unwrap_or(""), version));
