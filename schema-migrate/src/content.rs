@@ -290,7 +290,7 @@ impl<'de> Visitor<'de> for ContentVisitor {
 /// human-readable format: types such as UUIDs or addresses are written
 /// differently by binary formats, and must be read back the same way.
 pub struct Mode<E> {
-    human_readable: bool,
+    pub(crate) human_readable: bool,
     // fn() -> E: the deserializer holds no E, so E must not affect Send/Sync.
     error: PhantomData<fn() -> E>,
 }
@@ -329,7 +329,7 @@ impl<'de, E> ContentDeserializer<'de, E> {
         Self::with_mode(content, Mode::new(human_readable))
     }
 
-    fn with_mode(content: Content<'de>, mode: Mode<E>) -> Self {
+    pub(crate) fn with_mode(content: Content<'de>, mode: Mode<E>) -> Self {
         ContentDeserializer { content, mode }
     }
 }
@@ -569,8 +569,7 @@ impl<'de, E: de::Error> MapAccess<'de> for MapDeserializer<'de, E> {
             Some((key, value)) => {
                 self.count += 1;
                 self.value = Some(value);
-                seed.deserialize(ContentDeserializer::with_mode(key, self.mode))
-                    .map(Some)
+                read_key(key, seed, self.mode).map(Some)
             }
             None => Ok(None),
         }
@@ -591,7 +590,7 @@ impl<'de, E: de::Error> MapAccess<'de> for MapDeserializer<'de, E> {
         match self.iter.next() {
             Some((key, value)) => {
                 self.count += 1;
-                let key = kseed.deserialize(ContentDeserializer::with_mode(key, self.mode))?;
+                let key = read_key(key, kseed, self.mode)?;
                 let value = vseed.deserialize(ContentDeserializer::with_mode(value, self.mode))?;
                 Ok(Some((key, value)))
             }
@@ -601,6 +600,21 @@ impl<'de, E: de::Error> MapAccess<'de> for MapDeserializer<'de, E> {
 
     fn size_hint(&self) -> Option<usize> {
         Some(self.iter.len())
+    }
+}
+
+/// A buffered map key, read back as its format would read it: a
+/// human-readable one's string keys as numbers or booleans where the key
+/// type asks (see `map_key.rs`).
+fn read_key<'de, K: DeserializeSeed<'de>, E: de::Error>(
+    key: Content<'de>,
+    seed: K,
+    mode: Mode<E>,
+) -> Result<K::Value, E> {
+    if mode.human_readable {
+        seed.deserialize(crate::map_key::KeyDeserializer::new(key, mode))
+    } else {
+        seed.deserialize(ContentDeserializer::with_mode(key, mode))
     }
 }
 

@@ -9,6 +9,7 @@ mod guard;
 mod history;
 pub mod json;
 mod late;
+mod map_key;
 pub mod reference;
 mod ser;
 #[cfg(feature = "store")]

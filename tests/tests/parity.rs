@@ -771,3 +771,101 @@ fn a_struct_is_not_read_from_a_sequence() {
     let err = serde_json::from_str::<sequence::by_versioned::Pair>(r#"[1,1,"x"]"#).unwrap_err();
     assert!(err.to_string().contains("invalid type: sequence"), "{err}");
 }
+
+// ---------------------------------------------------------------------------
+// Class 1: maps keyed by integers and booleans, read back from entries
+// buffered before a late tag (`deny_unknown_fields` keeps every entry
+// buffered), as JSON's own map keys read them.
+
+twin! {
+    mod typed_keys {
+        #[serde(deny_unknown_fields)]
+        pub struct Index {
+            pub name: String,
+            pub by_id: std::collections::BTreeMap<u32, String>,
+            pub signed: std::collections::BTreeMap<i64, u8>,
+            pub wide: std::collections::BTreeMap<u128, u8>,
+            pub ratio: std::collections::BTreeMap<i128, u8>,
+            pub flags: std::collections::BTreeMap<bool, u8>,
+        }
+    }
+}
+
+#[test]
+fn integer_and_bool_keyed_maps_wherever_the_tag_stands() {
+    use typed_keys::{by_serde, by_versioned};
+    let n = check::<by_serde::Index, by_versioned::Index>(&[
+        r#"{"name":"a","by_id":{"7":"x","12":"y"},"signed":{"-3":1,"0":2},"wide":{"340282366920938463463374607431768211455":1},"ratio":{"-170141183460469231731687303715884105728":1},"flags":{"true":1,"false":0}}"#,
+    ]);
+    assert!(n > 100, "{n} reads compared");
+    // Keys that are not what the key type takes are refused with serde's
+    // own messages, wherever the tag stands.
+    for bad in [
+        r#""by_id":{"x":"a"}"#,
+        r#""by_id":{"-1":"a"}"#,
+        r#""by_id":{"1.5":"a"}"#,
+        r#""by_id":{"07":"a"}"#,
+        r#""by_id":{"7 ":"a"}"#,
+        r#""by_id":{"1e3":"a"}"#,
+        r#""by_id":{"-":"a"}"#,
+        r#""by_id":{"99999999999999999999":"a"}"#,
+        r#""wide":{"-1":1}"#,
+        r#""wide":{"1.0":1}"#,
+        r#""wide":{"340282366920938463463374607431768211456":1}"#,
+        r#""ratio":{"00":1}"#,
+        r#""flags":{"yes":1}"#,
+        r#""flags":{"1":1}"#,
+    ] {
+        let rest = [
+            r#""name":"a""#,
+            r#""by_id":{}"#,
+            r#""signed":{}"#,
+            r#""wide":{}"#,
+            r#""ratio":{}"#,
+            r#""flags":{}"#,
+        ]
+        .into_iter()
+        .filter(|f| f.split(':').next() != bad.split(':').next())
+        .collect::<Vec<_>>()
+        .join(",");
+        let plain = format!("{{{rest},{bad}}}");
+        let expected = serde_json::from_str::<by_serde::Index>(&plain)
+            .map_err(|e| message(&e, None))
+            .map(|_| ());
+        for text in [
+            format!(r#"{{"_version":1,{rest},{bad}}}"#),
+            format!(r#"{{{rest},{bad},"_version":1}}"#),
+        ] {
+            let got = serde_json::from_str::<by_versioned::Index>(&text)
+                .map_err(|e| message(&e, Some("Index")))
+                .map(|_| ());
+            assert_eq!(got, expected, "{text}");
+        }
+    }
+}
+
+/// The issue's case: a field whose meaning changes in the history is held
+/// until the tag says which version it belongs to, as PostgreSQL's JSONB
+/// (which sorts keys) hands it back: `_version` after `by_id`.
+#[test]
+fn an_integer_keyed_map_renamed_in_the_history_reads_with_the_tag_last() {
+    #[derive(Debug, PartialEq, schema_migrate::Versioned)]
+    #[schema(version = 2, migrate(from = 1, rename(ids = by_id)))]
+    struct Catalog {
+        name: String,
+        by_id: std::collections::HashMap<u32, String>,
+    }
+    let want = Catalog {
+        name: "a".into(),
+        by_id: [(7, "x".to_owned())].into(),
+    };
+    for text in [
+        r#"{"ids":{"7":"x"},"name":"a","_version":1}"#,
+        r#"{"_version":1,"ids":{"7":"x"},"name":"a"}"#,
+        r#"{"by_id":{"7":"x"},"name":"a","_version":2}"#,
+    ] {
+        let read = schema_migrate::json::from_str::<Catalog>(text)
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(read.value, want, "{text}");
+    }
+}
