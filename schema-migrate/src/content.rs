@@ -391,12 +391,13 @@ impl<'de, E: de::Error> Deserializer<'de> for ContentDeserializer<'de, E> {
         }
     }
 
+    // A unit value comes from null, as in serde_json, ciborium and
+    // rmp_serde: a held entry is read as its format reads it, wherever the
+    // tag stands.
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
         match self.content {
-            Content::Unit => visitor.visit_unit(),
-            // As serde does: an internally tagged newtype variant holding `()`
-            // is written as a map with only the enum's tag, leaving an empty map.
-            Content::Map(ref v) if v.is_empty() => visitor.visit_unit(),
+            // A null: JSON hands it over as unit, CBOR as none.
+            Content::Unit | Content::None => visitor.visit_unit(),
             _ => Err(self.invalid_type(&visitor)),
         }
     }
@@ -407,12 +408,11 @@ impl<'de, E: de::Error> Deserializer<'de> for ContentDeserializer<'de, E> {
         visitor: V,
     ) -> Result<V::Value, E> {
         match self.content {
-            Content::Unit => visitor.visit_unit(),
-            // As serde does, for an internally tagged newtype variant holding
-            // a unit struct, and for formats that write unit structs as `[]`.
-            Content::Map(ref v) if v.is_empty() => visitor.visit_unit(),
-            Content::Seq(ref v) if v.is_empty() => visitor.visit_unit(),
-            _ => Err(self.invalid_type(&visitor)),
+            // MessagePack reads a unit struct from an empty array too.
+            Content::Seq(ref v) if v.is_empty() && !self.mode.human_readable => {
+                visitor.visit_unit()
+            }
+            _ => self.deserialize_unit(visitor),
         }
     }
 
@@ -463,6 +463,19 @@ impl<'de, E: de::Error> Deserializer<'de> for ContentDeserializer<'de, E> {
         self.mode.human_readable
     }
 
+    // A human-readable format reads an identifier (a field or variant name)
+    // from a string only, as serde_json does: `{"type": 5}` is no variant
+    // index there. Others (MessagePack) also take an integer index.
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        match self.content {
+            Content::Str(_) | Content::String(_) | Content::Bytes(_) | Content::ByteBuf(_) => {
+                self.deserialize_any(visitor)
+            }
+            _ if self.mode.human_readable => Err(self.invalid_type(&visitor)),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
         drop(self);
         visitor.visit_unit()
@@ -470,7 +483,7 @@ impl<'de, E: de::Error> Deserializer<'de> for ContentDeserializer<'de, E> {
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf seq tuple tuple_struct map struct identifier
+        bytes byte_buf seq tuple tuple_struct map struct
     }
 }
 
