@@ -124,6 +124,33 @@ thread_local! {
     static UPGRADES: Cell<u64> = const { Cell::new(0) };
 }
 
+thread_local! {
+    // Set while a read must let every object's tag decide first, at every
+    // depth (see `with_tag_deciding`).
+    static TAG_DECIDES: Cell<bool> = const { Cell::new(false) };
+}
+
+fn tag_decides() -> bool {
+    TAG_DECIDES.with(Cell::get)
+}
+
+/// Runs `read` with every versioned object's entries held until its tag is
+/// read, at every depth, so that the tag decides the error wherever it
+/// stands: a future version is reported as such even when a field before
+/// the tag does not fit. Slower than the single-pass reader, so it runs only
+/// where that matters: the JSON entry points' second look at a failed read,
+/// and `json::from_value`.
+pub(crate) fn with_tag_deciding<R>(read: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            TAG_DECIDES.with(|flag| flag.set(self.0));
+        }
+    }
+    let _reset = Reset(TAG_DECIDES.with(|flag| flag.replace(true)));
+    read()
+}
+
 /// The number of upgrades on this thread so far; compare two readings.
 pub(crate) fn upgrades() -> u64 {
     UPGRADES.with(Cell::get)
@@ -165,6 +192,9 @@ impl<'de, T: DeserializeVersioned<'de>> Visitor<'de> for VersionedVisitor<T> {
             Some(Key::Tag) => {
                 let version = tag_value::<T, A>(&mut map)?;
                 read::<T, A>(version, map)
+            }
+            Some(Key::Other(key)) if tag_decides() => {
+                read_buffered::<T, A>(key, map, self.human_readable)
             }
             Some(Key::Other(key)) => T::__read_late(key, map, self.human_readable),
             None => {

@@ -6,8 +6,7 @@
 
 use serde_json::Value;
 
-use crate::de::with_typed_errors;
-use crate::late::tag_error;
+use crate::de::{with_tag_deciding, with_typed_errors};
 use crate::{DeserializeVersioned, DeserializeVersionedOwned, Error, Stored};
 
 /// Reads a JSON document as `T`, upgrading it from whatever version it was stored at.
@@ -27,43 +26,43 @@ use crate::{DeserializeVersioned, DeserializeVersionedOwned, Error, Stored};
 /// # Ok::<(), Error>(())
 /// ```
 pub fn from_str<'a, T: DeserializeVersioned<'a>>(s: &'a str) -> Result<Stored<T>, Error> {
-    with_typed_errors(|| serde_json::from_str::<Stored<T>>(s), invalid::<T>).map_err(|e| {
-        the_version_first::<T>(e, || {
-            tag_error::<T, _>(&mut serde_json::Deserializer::from_str(s))
-        })
-    })
+    read::<T>(|| serde_json::from_str::<Stored<T>>(s))
 }
 
 /// Like [`from_str`], from bytes.
 pub fn from_slice<'a, T: DeserializeVersioned<'a>>(v: &'a [u8]) -> Result<Stored<T>, Error> {
-    with_typed_errors(|| serde_json::from_slice::<Stored<T>>(v), invalid::<T>).map_err(|e| {
-        the_version_first::<T>(e, || {
-            tag_error::<T, _>(&mut serde_json::Deserializer::from_slice(v))
-        })
+    read::<T>(|| serde_json::from_slice::<Stored<T>>(v))
+}
+
+/// Reads with the single-pass reader; if that fails, reads again with every
+/// object's tag deciding first (at every depth), and reports that read's
+/// error. A field read before a late tag may fail before the tag is seen;
+/// the error must still be the version's when the version is the problem
+/// (a future or too-old version, an invalid tag), as when the tag comes
+/// first, for the value and every versioned value nested in it. The second
+/// read costs only on the error path.
+fn read<'a, T: DeserializeVersioned<'a>>(
+    read: impl Fn() -> serde_json::Result<Stored<T>>,
+) -> Result<Stored<T>, Error> {
+    with_typed_errors(&read, invalid::<T>).map_err(|first| {
+        match with_tag_deciding(|| with_typed_errors(&read, invalid::<T>)) {
+            // The kind the tag decides; of two errors of one kind, the first
+            // names the field that failed.
+            Err(decided) if decided.kind() != first.kind() => decided,
+            // (Ok: only a disagreement of the two readers could get here;
+            // keep the refusal rather than turn it into a value.)
+            _ => first,
+        }
     })
 }
 
-/// A payload whose tag comes late may fail on a field read before the tag
-/// was seen. If the tag itself is the problem (a future version, say), that
-/// is the error to report, as it is when the tag comes first.
-#[cold]
-fn the_version_first<T: crate::Versioned>(
-    err: Error,
-    tag: impl FnOnce() -> Option<Error>,
-) -> Error {
-    match &err {
-        Error::InvalidData {
-            type_name,
-            version: None,
-            ..
-        } if *type_name == T::NAME => tag().unwrap_or(err),
-        _ => err,
-    }
-}
-
-/// Like [`from_str`], from a parsed [`Value`].
+/// Like [`from_str`], from a parsed [`Value`]. Every object's tag decides
+/// first, at every depth (a `Value` has no order to exploit: its entries are
+/// held until the tag in any case).
 pub fn from_value<T: DeserializeVersionedOwned>(value: Value) -> Result<Stored<T>, Error> {
-    with_typed_errors(|| serde_json::from_value::<Stored<T>>(value), invalid::<T>)
+    with_tag_deciding(|| {
+        with_typed_errors(|| serde_json::from_value::<Stored<T>>(value), invalid::<T>)
+    })
 }
 
 fn invalid<T: crate::Versioned>(message: String) -> Error {

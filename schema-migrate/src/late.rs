@@ -19,9 +19,7 @@ use std::marker::PhantomData;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::content::{Content, ContentDeserializer};
-use crate::de::{
-    data_error, field_error, raise, stored_version, tag_value, untagged_version, ReadError, TagSeed,
-};
+use crate::de::{data_error, field_error, raise, tag_value, untagged_version, ReadError};
 use crate::guard::duplicate_tag;
 use crate::Versioned;
 
@@ -272,44 +270,6 @@ impl<'de, L: Lookup> Visitor<'de> for KeySeed<L> {
 /// What the tag alone says about a payload: the error it causes (a future,
 /// too-old or invalid version; no tag where one is required), if any.
 ///
-/// A field decoded before the tag fails without the tag having been seen;
-/// the typed JSON entry points then look at the tag, so that the error is
-/// the version's when the version is the problem.
-pub(crate) fn tag_error<'de, T: Versioned, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Option<crate::Error> {
-    let found = deserializer.deserialize_map(TagOnly { tag: T::TAG }).ok()?;
-    stored_version::<T>(found).err()
-}
-
-struct TagOnly {
-    tag: &'static str,
-}
-
-impl<'de> Visitor<'de> for TagOnly {
-    type Value = Option<Result<u64, String>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let lookup = |_: &[u8]| None;
-        let mut found = None;
-        while let Some(key) = map.next_key_seed(KeySeed {
-            tag: self.tag,
-            lookup,
-        })? {
-            if key == LateKey::Tag && found.is_none() {
-                found = Some(map.next_value_seed(TagSeed)?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
