@@ -394,9 +394,36 @@ thread_local! {
     static RAISED: RefCell<Option<Error>> = const { RefCell::new(None) };
 }
 
+thread_local! {
+    // Set while the JSON entry points read (perhaps more than once): they
+    // log the one error they return instead of each read's.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The warning-level event of a failed read.
+#[cold]
+pub(crate) fn warn_failed(err: &Error) {
+    tracing::warn!(target: "schema_migrate", type_name = err.type_name(), kind = err.kind(), error = %err, "read failed");
+}
+
+/// Runs `read` without a warning per failed read: the caller logs the
+/// error it reports with [`warn_failed`].
+pub(crate) fn quietly<R>(read: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            QUIET.with(|flag| flag.set(self.0));
+        }
+    }
+    let _reset = Reset(QUIET.with(|flag| flag.replace(true)));
+    read()
+}
+
 /// Turns a typed error into the format's error, remembering the typed one.
 pub(crate) fn raise<E: de::Error>(err: Error) -> E {
-    tracing::warn!(target: "schema_migrate", type_name = err.type_name(), kind = err.kind(), error = %err, "read failed");
+    if !QUIET.with(Cell::get) {
+        warn_failed(&err);
+    }
     let out = E::custom(&err);
     RAISED.with(|slot| {
         let mut slot = slot.borrow_mut();

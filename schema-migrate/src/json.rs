@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::de::{with_tag_deciding, with_typed_errors};
+use crate::de::{quietly, warn_failed, with_tag_deciding, with_typed_errors};
 use crate::{DeserializeVersioned, DeserializeVersionedOwned, Error, Stored};
 
 /// Reads a JSON document as `T`, upgrading it from whatever version it was stored at.
@@ -26,43 +26,120 @@ use crate::{DeserializeVersioned, DeserializeVersionedOwned, Error, Stored};
 /// # Ok::<(), Error>(())
 /// ```
 pub fn from_str<'a, T: DeserializeVersioned<'a>>(s: &'a str) -> Result<Stored<T>, Error> {
-    read::<T>(|| serde_json::from_str::<Stored<T>>(s))
+    read::<T, _>(|| serde_json::Deserializer::from_str(s))
 }
 
 /// Like [`from_str`], from bytes.
 pub fn from_slice<'a, T: DeserializeVersioned<'a>>(v: &'a [u8]) -> Result<Stored<T>, Error> {
-    read::<T>(|| serde_json::from_slice::<Stored<T>>(v))
+    read::<T, _>(|| serde_json::Deserializer::from_slice(v))
 }
 
-/// Reads with the single-pass reader; if that fails, reads again with every
-/// object's tag deciding first (at every depth), and reports that read's
-/// error. A field read before a late tag may fail before the tag is seen;
-/// the error must still be the version's when the version is the problem
-/// (a future or too-old version, an invalid tag), as when the tag comes
-/// first, for the value and every versioned value nested in it. The second
-/// read costs only on the error path.
-fn read<'a, T: DeserializeVersioned<'a>>(
-    read: impl Fn() -> serde_json::Result<Stored<T>>,
-) -> Result<Stored<T>, Error> {
-    with_typed_errors(&read, invalid::<T>).map_err(|first| {
-        match with_tag_deciding(|| with_typed_errors(&read, invalid::<T>)) {
-            // The kind the tag decides; of two errors of one kind, the first
-            // names the field that failed.
-            Err(decided) if decided.kind() != first.kind() => decided,
-            // (Ok: only a disagreement of the two readers could get here;
-            // keep the refusal rather than turn it into a value.)
-            _ => first,
+/// Reads with the single-pass reader. If that fails, two more reads, only on
+/// the error path, make the error the one a reader of the tag-first payload
+/// would give, and say where:
+///
+/// - read again with every object's tag deciding first (at every depth): a
+///   field read before a late tag may fail before the tag is seen, but when
+///   the version is the problem (a future or too-old version, an invalid
+///   tag) that is the error, for the value and every versioned value nested
+///   in it;
+/// - for invalid data, read again noting the path of the field that failed
+///   (`messages[3].at`), which the error then names.
+fn read<'a, T, R>(input: impl Fn() -> serde_json::Deserializer<R>) -> Result<Stored<T>, Error>
+where
+    T: DeserializeVersioned<'a>,
+    R: serde_json::de::Read<'a>,
+{
+    let whole = |de: &mut serde_json::Deserializer<R>| -> serde_json::Result<Stored<T>> {
+        let value = serde::Deserialize::deserialize(&mut *de)?;
+        de.end()?;
+        Ok(value)
+    };
+    let once = || with_typed_errors(|| whole(&mut input()), invalid::<T>);
+    let read = quietly(|| {
+        once().map_err(|first| {
+            match with_tag_deciding(once) {
+                // The kind the tag decides.
+                Err(decided) if decided.kind() != first.kind() => decided,
+                // (Ok: only a disagreement of the two readers could get here;
+                // keep the refusal rather than turn it into a value.)
+                _ => at_path::<T>(first, || {
+                    let mut de = input();
+                    serde_path_to_error::deserialize::<_, Stored<T>>(&mut de)
+                        .err()
+                        .map(|e| e.path().to_string())
+                }),
+            }
+        })
+    });
+    logged(read)
+}
+
+/// One warning for a failed read, with the error returned.
+fn logged<T>(read: Result<T, Error>) -> Result<T, Error> {
+    if let Err(e) = &read {
+        warn_failed(e);
+    }
+    read
+}
+
+/// An invalid-data error with the path of the field that failed, from
+/// `path` (a read that notes it), in place of the field alone.
+#[cold]
+fn at_path<T: crate::Versioned>(error: Error, path: impl FnOnce() -> Option<String>) -> Error {
+    let Error::InvalidData {
+        type_name,
+        version,
+        message,
+    } = error
+    else {
+        return error;
+    };
+    // `.` is the top; `?` marks a step the reader could not name (input that
+    // ended inside a key): no path is better than a wrong one.
+    let Some(path) = path().filter(|p| p != "." && !p.contains('?')) else {
+        return Error::InvalidData {
+            type_name,
+            version,
+            message,
+        };
+    };
+    if type_name == T::NAME {
+        // The reader named the field alone (`field `budget`: ...`): the
+        // path says it, from the top.
+        let message = match message.strip_prefix("field `") {
+            Some(rest) => rest.split_once("`: ").map_or(message.as_str(), |(_, m)| m),
+            None => message.as_str(),
+        };
+        Error::InvalidData {
+            type_name,
+            version,
+            message: format!("{path}: {message}"),
         }
-    })
+    } else {
+        // A versioned value nested in it failed: where, and its own error.
+        let nested = Error::InvalidData {
+            type_name,
+            version,
+            message,
+        };
+        Error::InvalidData {
+            type_name: T::NAME,
+            version: None,
+            message: format!("{path}: {nested}"),
+        }
+    }
 }
 
 /// Like [`from_str`], from a parsed [`Value`]. Every object's tag decides
 /// first, at every depth (a `Value` has no order to exploit: its entries are
 /// held until the tag in any case).
 pub fn from_value<T: DeserializeVersionedOwned>(value: Value) -> Result<Stored<T>, Error> {
-    with_tag_deciding(|| {
-        with_typed_errors(|| serde_json::from_value::<Stored<T>>(value), invalid::<T>)
-    })
+    logged(quietly(|| {
+        with_tag_deciding(|| {
+            with_typed_errors(|| serde_json::from_value::<Stored<T>>(value), invalid::<T>)
+        })
+    }))
 }
 
 fn invalid<T: crate::Versioned>(message: String) -> Error {

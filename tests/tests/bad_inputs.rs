@@ -300,7 +300,7 @@ fn rows() -> Vec<Row> {
             "invalid_data",
             // Read before the tag, as every version reads it alike: the
             // error names the field, the version is not known yet.
-            &["field `budget`", "\"cheap\""],
+            &["budget", "\"cheap\""],
         ),
         // A step function's error.
         row(

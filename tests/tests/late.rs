@@ -130,6 +130,12 @@ fn a_field_that_fails_before_the_tag_is_named() {
     )
     .unwrap_err();
     assert_eq!(err.kind(), "invalid_data");
+    // The JSON entry points name it by its path; plain serde_json as the field.
+    assert!(err.to_string().starts_with("TripState: budget: "), "{err}");
+    let err = serde_json::from_str::<TripState>(
+        r#"{"budget":"cheap","destination":"Tokyo","schema_version":1}"#,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("field `budget`"), "{err}");
 }
 
