@@ -100,7 +100,7 @@ pub struct Conversion<'a> {
     pub target: Ident,
     pub base: Base<'a>,
     /// Applied in order; each with the op's index and the type it produces.
-    pub transforms: Vec<(&'a Path, usize, Option<&'a Type>)>,
+    pub transforms: Vec<(&'a Path, usize, &'a Type, Option<&'a Type>)>,
 }
 
 pub enum Base<'a> {
@@ -575,7 +575,7 @@ fn step_back_struct<'a>(
                         .iter_mut()
                         .find(|c| c.target == ident)
                         .expect("conversion for every slot");
-                    c.transforms.insert(0, (function, index, produces));
+                    c.transforms.insert(0, (function, index, ty, produces));
                 }
             }
             Op::RenameVariant { from, .. } | Op::RemoveVariant { variant: from } => {

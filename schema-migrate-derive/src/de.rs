@@ -10,7 +10,7 @@
 //!   version as the specification the typed readers are tested against.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{Fields, Ident, Meta};
 
 use crate::ast::{meta_key, path_value, Data, Input, Repr};
@@ -533,6 +533,22 @@ fn variant_move(fields: &Fields) -> (TokenStream, TokenStream) {
     }
 }
 
+/// `function` applied to `value` as a transform from `old` to `new`, every
+/// token on the user's function path: a signature that does not fit is
+/// reported there, once (the typed reader and the reference path write the
+/// same call, which the compiler reports as one error).
+fn transform_call(
+    function: &syn::Path,
+    old: &syn::Type,
+    new: Option<&syn::Type>,
+    value: &TokenStream,
+) -> TokenStream {
+    let new = new.map_or_else(|| quote!(_), ToTokens::to_token_stream);
+    quote_spanned! {crate::attr::path_span(function)=>
+        ::schema_migrate::TransformFn::<#old, #new>::apply(#function, #value)
+    }
+}
+
 /// The value of one field of version N+1 built from `self` at version N.
 fn conversion_value(c: &Conversion, target: &Slot, step_ref: &TokenStream) -> TokenStream {
     let sm = sm();
@@ -545,10 +561,13 @@ fn conversion_value(c: &Conversion, target: &Slot, step_ref: &TokenStream) -> To
         Base::Add(expr, Some(ty)) => typed_default(*expr, ty),
         Base::Add(_, None) => quote!(#sm::IgnoredAny),
     };
-    for (function, op, produces) in &c.transforms {
+    for (function, op, old_ty, produces) in &c.transforms {
         let Some(new_ty) = produces else { continue };
+        // On the user's function: a signature that does not fit is one
+        // error there, saying which signature a transform needs.
+        let call = transform_call(function, old_ty, Some(new_ty), &value);
         value = quote! {
-            match #sm::StepOutput::<#new_ty>::into_step(#function(#value)) {
+            match #call {
                 ::core::result::Result::Ok(__new) => __new,
                 ::core::result::Result::Err(__err) => {
                     return ::core::result::Result::Err(#sm::value::step_failed(#step_ref, #op, __err));
@@ -675,10 +694,14 @@ fn declarative_read_value(
                     Some(Some(new_ty)) => {
                         bounds.push(quote!(#new_ty: #sm::serde::Serialize));
                         bounds.push(quote!(#ty: #sm::serde::de::DeserializeOwned));
-                        quote!(#sm::value::transform::<#ty, #new_ty, _>(&mut __object, #step_ref, #op_index, #f, #function)?;)
+                        let call = transform_call(function, ty, Some(&new_ty), &quote!(__old));
+                        quote!(#sm::value::transform(&mut __object, #step_ref, #op_index, #f, |__old: #ty| #call)?;)
                     }
                     Some(None) => TokenStream::new(),
-                    None => quote!(#sm::value::transform::<#ty, _, _>(&mut __object, #step_ref, #op_index, #f, #function)?;),
+                    None => {
+                        let call = transform_call(function, ty, None, &quote!(__old));
+                        quote!(#sm::value::transform(&mut __object, #step_ref, #op_index, #f, |__old: #ty| #call)?;)
+                    }
                 }
             }
             Op::With { function } => quote!(#sm::value::with(&mut __object, #step_ref, #op_index, #function)?;),

@@ -19,6 +19,7 @@ mod value;
 pub use de::{DeserializeVersioned, DeserializeVersionedOwned, Stored};
 pub use error::{BoxError, Error};
 pub use history::{Op, Step};
+pub use value::{TransformFn, TransformOutput};
 
 /// Derives [`Versioned`], `serde::Serialize` and `serde::Deserialize` from a
 /// `#[schema(...)]` history. See the crate documentation.
@@ -140,7 +141,6 @@ pub mod __private {
         pub use crate::late::*;
     }
     pub use crate::ser::TagFirst;
-    pub use crate::value::StepOutput;
     /// The reference semantics of each op, on a JSON object.
     pub mod value {
         pub use crate::value::*;

@@ -18,20 +18,65 @@ use serde_json::{Map, Value};
 use crate::error::BoxError;
 use crate::{Error, Step};
 
+/// The functions a `transform(field: Old => function)` step can call:
+/// `fn(Old) -> New`, or `fn(Old) -> Result<New, E>` with `E: Display` (an
+/// `Err` fails the step, with the error's text). Implemented for every such
+/// function and closure; the derive checks the function against it, so a
+/// signature that does not fit is reported on the function's name.
+///
+/// ```
+/// use schema_migrate::TransformFn;
+///
+/// fn split(tags: String) -> Vec<String> {
+///     tags.split(',').map(str::to_owned).collect()
+/// }
+/// fn checked(n: u32) -> Result<u8, std::num::TryFromIntError> {
+///     u8::try_from(n)
+/// }
+/// assert_eq!(TransformFn::<String, Vec<String>>::apply(split, "a,b".into())?, ["a", "b"]);
+/// assert!(TransformFn::<u32, u8>::apply(checked, 300).is_err());
+/// # Ok::<(), schema_migrate::BoxError>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not fit `transform(.. : {Old} => ..)` producing `{New}`",
+    label = "expected a function `fn({Old}) -> {New}` or `fn({Old}) -> Result<{New}, E>` with `E: Display`",
+    note = "a transform step calls the function with the field's value at the old version (`{Old}`) and stores what it returns as the field's new value (`{New}`)"
+)]
+pub trait TransformFn<Old, New> {
+    /// Calls the function on the old value.
+    fn apply(self, old: Old) -> Result<New, BoxError>;
+}
+
+impl<F, Old, New, Out> TransformFn<Old, New> for F
+where
+    F: FnOnce(Old) -> Out,
+    Out: TransformOutput<New>,
+{
+    #[inline]
+    fn apply(self, old: Old) -> Result<New, BoxError> {
+        self(old).into_step()
+    }
+}
+
 /// What a `transform` function may return: the new value, or a `Result`
 /// whose error is `Display`.
-pub trait StepOutput<T> {
+#[diagnostic::on_unimplemented(
+    message = "a transform function returns `{Self}`, where `{T}` or `Result<{T}, E>` with `E: Display` is expected",
+    label = "returns `{Self}`"
+)]
+pub trait TransformOutput<T> {
+    /// The new value, or the error that fails the step.
     fn into_step(self) -> Result<T, BoxError>;
 }
 
-impl<T> StepOutput<T> for T {
+impl<T> TransformOutput<T> for T {
     #[inline]
     fn into_step(self) -> Result<T, BoxError> {
         Ok(self)
     }
 }
 
-impl<T, E: Display> StepOutput<T> for Result<T, E> {
+impl<T, E: Display> TransformOutput<T> for Result<T, E> {
     #[inline]
     fn into_step(self) -> Result<T, BoxError> {
         self.map_err(|e| e.to_string().into())
@@ -121,17 +166,16 @@ pub fn remove(object: &mut Map<String, Value>, field: &str) {
     object.remove(field);
 }
 
-pub fn transform<Old, New, Out>(
+pub fn transform<Old, New>(
     object: &mut Map<String, Value>,
     step: &'static Step,
     op: usize,
     field: &str,
-    function: impl FnOnce(Old) -> Out,
+    function: impl FnOnce(Old) -> Result<New, BoxError>,
 ) -> Result<(), Error>
 where
     Old: DeserializeOwned,
     New: Serialize,
-    Out: StepOutput<New>,
 {
     // An absent field reads as null, so an `Option` old type sees `None`,
     // as the typed reader does.
@@ -141,9 +185,7 @@ where
         version: Some(step.from),
         message: format!("field `{field}`: {e}"),
     })?;
-    let new = function(old)
-        .into_step()
-        .map_err(|e| step_failed(step, op, e))?;
+    let new = function(old).map_err(|e| step_failed(step, op, e))?;
     let new = serde_json::to_value(new).map_err(|e| step_failed(step, op, e.into()))?;
     object.insert(field.to_owned(), new);
     Ok(())
