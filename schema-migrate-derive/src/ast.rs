@@ -45,6 +45,15 @@ pub enum Repr {
     Adjacent { tag: String, content: String },
 }
 
+/// The container's `#[serde(expecting = "...")]`, if any.
+pub fn container_expecting(input: &Input) -> Option<String> {
+    input
+        .serde
+        .iter()
+        .find(|m| meta_key(m) == "expecting")
+        .and_then(string_value)
+}
+
 impl Input<'_> {
     /// The names serde gives the type itself (`rename` on the container, or
     /// its identifier), when writing and when reading: a struct's `tag`

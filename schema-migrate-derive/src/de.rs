@@ -50,6 +50,15 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
     let g = de_generics(input, &old_field_types(plan), extra);
     let (impl_g, _, where_c) = g.split_for_impl();
     let read_late = crate::late::read_late(input, plan);
+    // `#[serde(expecting = "...")]`: what a wrongly typed payload is said
+    // not to be, as serde_derive says it.
+    let expecting = crate::ast::container_expecting(input).map(|text| {
+        quote! {
+            fn __expecting() -> ::core::option::Option<&'static ::core::primitive::str> {
+                ::core::option::Option::Some(#text)
+            }
+        }
+    });
     quote! {
         #mirror
         #old_types
@@ -87,6 +96,7 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
             }
 
             #read_late
+            #expecting
         }
     }
 }

@@ -31,6 +31,13 @@ pub trait DeserializeVersioned<'de>: Versioned {
     /// version is not known yet. The derive overrides this with a reader that
     /// decodes the fields every version reads alike as they come and buffers
     /// only the others; this default buffers every entry up to the tag.
+    /// The container's `#[serde(expecting = "...")]`: what a payload that
+    /// is not this type's map is said not to be.
+    #[doc(hidden)]
+    fn __expecting() -> Option<&'static str> {
+        None
+    }
+
     #[doc(hidden)]
     fn __read_late<A: MapAccess<'de>>(
         first_key: Content<'de>,
@@ -184,7 +191,10 @@ impl<'de, T: DeserializeVersioned<'de>> Visitor<'de> for VersionedVisitor<T> {
     type Value = (T, u32);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a {} object with version tag `{}`", T::NAME, T::TAG)
+        match T::__expecting() {
+            Some(text) => f.write_str(text),
+            None => write!(f, "a {} object with version tag `{}`", T::NAME, T::TAG),
+        }
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {

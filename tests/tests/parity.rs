@@ -1005,3 +1005,36 @@ fn unit_values_come_from_null_wherever_the_tag_stands() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// A container's `expecting` is what a payload of the wrong kind is said not
+// to be, as under serde_derive.
+
+twin! {
+    mod expecting {
+        #[serde(expecting = "a point with x and y")]
+        pub struct Point {
+            pub x: i32,
+            pub y: i32,
+        }
+    }
+}
+
+#[test]
+fn a_custom_expecting_message_is_kept() {
+    use expecting::{by_serde, by_versioned};
+    check::<by_serde::Point, by_versioned::Point>(&[r#"{"x":1,"y":2}"#]);
+    for text in ["5", r#""point""#, "null", "true"] {
+        let serde = serde_json::from_str::<by_serde::Point>(text).unwrap_err();
+        let ours = serde_json::from_str::<by_versioned::Point>(text).unwrap_err();
+        assert_eq!(
+            message(&ours, Some("Point")),
+            message(&serde, None),
+            "{text}"
+        );
+        assert!(
+            ours.to_string().contains("expected a point with x and y"),
+            "{ours}"
+        );
+    }
+}
