@@ -450,6 +450,9 @@ impl<'de, E: de::Error> Deserializer<'de> for ContentDeserializer<'de, E> {
                     }
                 }
             }
+            // serde_json's word for a value that is neither (a syntax
+            // error there: an enum starts with `"` or `{`).
+            _ if self.mode.human_readable => return Err(de::Error::custom("expected value")),
             _ => return Err(self.invalid_type(&"a string or a map with a single key")),
         };
         visitor.visit_enum(EnumDeserializer {
