@@ -1289,3 +1289,62 @@ fn internally_tagged_variants_with_field_renames() {
         r#"{"kind":"Never"}"#,
     ]);
 }
+
+// Generics, nested versioned values, and variant-level functions.
+
+#[derive(Debug, PartialEq, schema_migrate::Versioned)]
+#[schema(version = 2, tag = "v", migrate(from = 1, add(score = 0)))]
+pub struct Leaf {
+    pub name: String,
+    pub score: u32,
+}
+
+twin! {
+    mod generic_nest {
+        pub struct Nest<T> {
+            pub item: T,
+            pub leaves: Vec<super::Leaf>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub best: Option<Box<super::Leaf>>,
+            pub by_name: std::collections::BTreeMap<String, super::Leaf>,
+        }
+    }
+}
+
+twin! {
+    mod variant_functions {
+        #[serde(tag = "op", content = "arg")]
+        pub enum Op {
+            #[serde(with = "super::helpers::as_string")]
+            Count(u32),
+            #[serde(skip_deserializing)]
+            Internal,
+            #[serde(deserialize_with = "super::helpers::as_string::deserialize", rename = "read")]
+            Read(u32),
+            Plain { n: u8 },
+        }
+    }
+}
+
+#[test]
+fn generics_and_nested_versioned_values() {
+    use generic_nest::{by_serde, by_versioned};
+    check::<by_serde::Nest<u8>, by_versioned::Nest<u8>>(&[
+        r#"{"item":1,"leaves":[{"v":1,"name":"a"},{"v":2,"name":"b","score":3}],"best":{"v":1,"name":"c"},"by_name":{"k":{"name":"d","v":1}}}"#,
+        r#"{"item":1,"leaves":[],"by_name":{}}"#,
+    ]);
+    check::<by_serde::Nest<String>, by_versioned::Nest<String>>(&[
+        r#"{"item":"x","leaves":[{"name":"a","v":2,"score":1}],"by_name":{}}"#,
+    ]);
+}
+
+#[test]
+fn variant_level_functions_and_skips() {
+    use variant_functions::{by_serde, by_versioned};
+    check::<by_serde::Op, by_versioned::Op>(&[
+        r#"{"op":"Count","arg":"4"}"#,
+        r#"{"op":"read","arg":"5"}"#,
+        r#"{"op":"Plain","arg":{"n":1}}"#,
+        r#"{"op":"Internal"}"#,
+    ]);
+}
