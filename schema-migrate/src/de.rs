@@ -148,14 +148,21 @@ fn tag_decides() -> bool {
 /// where that matters: the JSON entry points' second look at a failed read,
 /// and `json::from_value`.
 pub(crate) fn with_tag_deciding<R>(read: impl FnOnce() -> R) -> R {
-    struct Reset(bool);
+    with_flag(&TAG_DECIDES, read)
+}
+
+/// Runs `f` with the thread-local `flag` set, restoring it after, on a
+/// panic too.
+fn with_flag<R>(flag: &'static std::thread::LocalKey<Cell<bool>>, f: impl FnOnce() -> R) -> R {
+    struct Reset(&'static std::thread::LocalKey<Cell<bool>>, bool);
     impl Drop for Reset {
         fn drop(&mut self) {
-            TAG_DECIDES.with(|flag| flag.set(self.0));
+            let before = self.1;
+            self.0.with(|flag| flag.set(before));
         }
     }
-    let _reset = Reset(TAG_DECIDES.with(|flag| flag.replace(true)));
-    read()
+    let _reset = Reset(flag, flag.with(|flag| flag.replace(true)));
+    f()
 }
 
 /// The number of upgrades on this thread so far; compare two readings.
@@ -419,14 +426,7 @@ pub(crate) fn warn_failed(err: &Error) {
 /// Runs `read` without a warning per failed read: the caller logs the
 /// error it reports with [`warn_failed`].
 pub(crate) fn quietly<R>(read: impl FnOnce() -> R) -> R {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            QUIET.with(|flag| flag.set(self.0));
-        }
-    }
-    let _reset = Reset(QUIET.with(|flag| flag.replace(true)));
-    read()
+    with_flag(&QUIET, read)
 }
 
 /// Turns a typed error into the format's error, remembering the typed one.

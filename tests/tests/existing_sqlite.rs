@@ -20,6 +20,20 @@ fn cli(args: &[&str]) -> (Option<i32>, String, String) {
     (out.code, out.stdout, out.stderr)
 }
 
+/// The command line for `items(id, data, ...)` in the file `url` names.
+fn items_args(url: &str) -> [&str; 8] {
+    [
+        "--store",
+        url,
+        "--table",
+        "items",
+        "--key",
+        "id",
+        "--payload",
+        "data",
+    ]
+}
+
 fn url(path: &Path) -> String {
     format!("sqlite:{}", path.display())
 }
@@ -95,16 +109,7 @@ fn an_items_table_keeps_other_columns_unknown_fields_and_bad_rows() {
     }
     let before = rows(&conn, "items");
     let url = url(&path);
-    let args = [
-        "--store",
-        &url,
-        "--table",
-        "items",
-        "--key",
-        "id",
-        "--payload",
-        "data",
-    ];
+    let args = items_args(&url);
 
     let (code, stdout, stderr) = cli(&[&args[..], &["--dry-run"]].concat());
     assert_eq!(code, Some(1), "{stdout}{stderr}");
@@ -439,16 +444,7 @@ fn a_dry_run_reads_a_read_only_file_and_an_empty_resume_warns() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let before = std::fs::read(&path).unwrap();
     let url = url(&path);
-    let args = [
-        "--store",
-        &url,
-        "--table",
-        "items",
-        "--key",
-        "id",
-        "--payload",
-        "data",
-    ];
+    let args = items_args(&url);
     // Root writes whatever the mode says: run the CLI as `nobody` then.
     let root = schema_migrate_tests::servers::running_as_root();
     let run = |extra: &[&str]| {
