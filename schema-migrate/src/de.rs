@@ -363,6 +363,7 @@ pub(crate) fn field_error<T: Versioned, E: de::Error>(
     err: E,
 ) -> E {
     let message = err.to_string();
+    let message = format_message(&message);
     // Raised by this type's own reader (a duplicate tag): it already names
     // the type.
     if message.starts_with(T::NAME) && message[T::NAME.len()..].starts_with(": ") {
@@ -398,6 +399,47 @@ fn strip_position(message: &str) -> &str {
     } else {
         message
     }
+}
+
+/// The message of a format's error, without the format's own dressing:
+/// ciborium writes its errors as `Semantic(None, "message")` (its `Display`
+/// is its `Debug`), so a message passed through it twice would be wrapped
+/// twice. serde's text stays as serde wrote it.
+pub(crate) fn format_message(text: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let Some(rest) = text.strip_prefix("Semantic(") else {
+        return Cow::Borrowed(text);
+    };
+    let Some(quoted) = rest
+        .split_once(", \"")
+        .and_then(|(_, q)| q.strip_suffix("\")"))
+    else {
+        return Cow::Borrowed(text);
+    };
+    let mut out = String::with_capacity(quoted.len());
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('0') => out.push('\0'),
+            Some(c @ ('\\' | '"' | '\'')) => out.push(c),
+            Some('u') => {
+                let code: String = chars.by_ref().skip(1).take_while(|&c| c != '}').collect();
+                match u32::from_str_radix(&code, 16).ok().and_then(char::from_u32) {
+                    Some(c) => out.push(c),
+                    None => return Cow::Borrowed(text),
+                }
+            }
+            _ => return Cow::Borrowed(text),
+        }
+    }
+    Cow::Owned(out)
 }
 
 fn is_number(s: &str) -> bool {
@@ -454,7 +496,7 @@ pub(crate) fn with_typed_errors<T, E: fmt::Display>(
     let result = f();
     let raised = RAISED.with(|slot| slot.borrow_mut().take());
     result.map_err(|e| {
-        let message = e.to_string();
+        let message = format_message(&e.to_string()).into_owned();
         match raised {
             Some(typed) if message.contains(&typed.to_string()) => typed,
             _ => fallback(message),

@@ -1348,3 +1348,40 @@ fn variant_level_functions_and_skips() {
         r#"{"op":"Internal"}"#,
     ]);
 }
+
+/// CBOR's errors keep serde's text: ciborium writes an error as
+/// `Semantic(None, "...")`, and the versioned reader's message is not wrapped
+/// in it twice.
+#[test]
+fn cbor_errors_are_wrapped_once() {
+    use expecting::{by_serde, by_versioned};
+    let cbor = |value: &serde_json::Value| {
+        let mut out = Vec::new();
+        ciborium::into_writer(value, &mut out).unwrap();
+        out
+    };
+    for (plain, tagged) in [
+        (
+            serde_json::json!({"x": "one", "y": 2}),
+            serde_json::json!({"_version": 1, "x": "one", "y": 2}),
+        ),
+        (
+            serde_json::json!({"x": "one", "y": 2}),
+            serde_json::json!({"x": "one", "y": 2, "_version": 1}),
+        ),
+    ] {
+        let serde = ciborium::from_reader::<by_serde::Point, _>(&cbor(&plain)[..])
+            .unwrap_err()
+            .to_string();
+        let ours = ciborium::from_reader::<by_versioned::Point, _>(&cbor(&tagged)[..])
+            .unwrap_err()
+            .to_string();
+        let inner = serde
+            .strip_prefix("Semantic(None, \"")
+            .and_then(|m| m.strip_suffix("\")"))
+            .unwrap_or_else(|| panic!("{serde}"));
+        assert_eq!(ours.matches("Semantic(").count(), 1, "{ours}");
+        assert!(ours.starts_with("Semantic(None, \"Point"), "{ours}");
+        assert!(ours.ends_with(&format!("{inner}\")")), "{ours} / {serde}");
+    }
+}
