@@ -454,3 +454,47 @@ async fn a_lazy_loop_recovers_from_a_terminated_backend_and_a_restart() {
         "the same store reads again"
     );
 }
+
+/// `json` and `text` payload columns, besides `jsonb`: each keeps its type,
+/// and a `json` column keeps its text outside the versioned value.
+#[test]
+fn json_and_text_payload_columns() {
+    let Some(server) = postgres() else { return };
+    for ty in ["json", "text"] {
+        let table = unique_name(ty);
+        let (trip, value) = checkpoint(3, 1, 1);
+        psql(
+            server,
+            &format!(
+                "CREATE TABLE {table} (id int PRIMARY KEY, doc {ty});
+                 INSERT INTO {table} VALUES (1, $j${{\"meta\":  {{\"a\" : 1}}, \"trip\": {trip}}}$j$);"
+            ),
+        );
+        let (code, stdout, stderr) = cli(&[
+            "--store",
+            server.url(),
+            "--table",
+            &table,
+            "--key",
+            "id",
+            "--payload",
+            "doc",
+            "--path",
+            "/trip",
+        ]);
+        assert_eq!(code, Some(0), "{ty}: {stdout}{stderr}");
+        let doc = psql(server, &format!("SELECT doc::text FROM {table}"));
+        assert!(
+            doc.starts_with(r#"{"meta":  {"a" : 1}, "trip": {"schema_version":4,"#),
+            "{ty}: {doc}"
+        );
+        let envelope: serde_json::Value = serde_json::from_str(&doc).unwrap();
+        let read =
+            schema_migrate::json::from_str::<TripState>(&envelope["trip"].to_string()).unwrap();
+        assert_eq!(read.value, value, "{ty}");
+        assert_eq!(
+            psql(server, &format!("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '{table}'::regclass AND attname = 'doc'")),
+            ty
+        );
+    }
+}

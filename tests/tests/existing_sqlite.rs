@@ -579,3 +579,43 @@ async fn lazy_write_back_on_an_existing_table() {
         Some(data.as_str())
     );
 }
+
+/// JSON in a column declared BLOB is written back as a blob, JSON in a TEXT
+/// column as text: the column keeps the storage class its application reads.
+#[test]
+fn json_keeps_the_payload_columns_storage_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("classes.db");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE b (id INTEGER PRIMARY KEY, doc BLOB); CREATE TABLE t (id INTEGER PRIMARY KEY, doc TEXT);")
+        .unwrap();
+    let (payload, value) = checkpoint(1, 1, 1);
+    conn.execute("INSERT INTO b VALUES (1, ?1)", params![payload.as_bytes()])
+        .unwrap();
+    conn.execute("INSERT INTO t VALUES (1, ?1)", params![payload])
+        .unwrap();
+    let url = url(&path);
+    for (table, class) in [("b", "blob"), ("t", "text")] {
+        let (code, stdout, stderr) = cli(&[
+            "--store",
+            &url,
+            "--table",
+            table,
+            "--key",
+            "id",
+            "--payload",
+            "doc",
+        ]);
+        assert_eq!(code, Some(0), "{stdout}{stderr}");
+        let (stored_class, bytes): (String, Vec<u8>) = conn
+            .query_row(
+                &format!("SELECT typeof(doc), CAST(doc AS BLOB) FROM {table}"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(stored_class, class, "{table}");
+        let stored = schema_migrate::json::from_slice::<TripState>(&bytes).unwrap();
+        assert_eq!((stored.version, &stored.value), (4, &value));
+    }
+}

@@ -55,6 +55,15 @@ struct Inner {
     sql: Sql,
     layout: Layout,
     kinds: Vec<KeyKind>,
+    /// The payload column is declared BLOB: JSON is written there as a blob
+    /// too, so the column keeps the storage class its application reads.
+    blob_payload: bool,
+}
+
+/// What the catalog says of the layout's columns.
+struct Columns {
+    keys: Vec<KeyKind>,
+    blob_payload: bool,
 }
 
 /// The statements, with the table and column names in them, built once.
@@ -200,7 +209,7 @@ impl SqliteStore {
                 ))?;
             }
             Ok(match columns(&conn, &layout, &url)? {
-                Ok(kinds) => Ok(Self::with_connection(conn, layout, kinds)),
+                Ok(columns) => Ok(Self::with_connection(conn, layout, columns)),
                 Err(message) => Err(message),
             })
         })
@@ -209,7 +218,7 @@ impl SqliteStore {
     }
 
     /// The store over an open connection whose table has the columns.
-    fn with_connection(conn: Connection, layout: Layout, kinds: Vec<KeyKind>) -> Self {
+    fn with_connection(conn: Connection, layout: Layout, catalog: Columns) -> Self {
         let table = quote_ident(&layout.table, false);
         let keys: Vec<String> = layout.key.iter().map(|k| quote_ident(k, false)).collect();
         let payload = quote_ident(&layout.payload, false);
@@ -295,7 +304,8 @@ impl SqliteStore {
                 conn: Mutex::new(conn),
                 sql,
                 layout,
-                kinds,
+                kinds: catalog.keys,
+                blob_payload: catalog.blob_payload,
             }),
         }
     }
@@ -338,13 +348,14 @@ fn key_values(kinds: &[KeyKind], key: &str) -> Result<Vec<Value>, String> {
         .collect())
 }
 
-/// The kinds of the layout's key columns, after checking that the table
-/// and every column exist; `Ok(Err(message))` for what the user named wrongly.
+/// The kinds of the layout's key columns and the payload column's storage,
+/// after checking that the table and every column exist; `Ok(Err(message))`
+/// for what the user named wrongly.
 fn columns(
     conn: &Connection,
     layout: &Layout,
     url: &str,
-) -> Result<Result<Vec<KeyKind>, String>, BoxError> {
+) -> Result<Result<Columns, String>, BoxError> {
     let exists: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type IN ('table', 'view') AND name = ?1 COLLATE NOCASE)",
         params![layout.table],
@@ -408,7 +419,11 @@ fn columns(
         };
         kinds.push(kind);
     }
-    Ok(Ok(kinds))
+    let blob_payload = find(&layout.payload).is_some_and(|ty| ty.contains("BLOB"));
+    Ok(Ok(Columns {
+        keys: kinds,
+        blob_payload,
+    }))
 }
 
 /// `text` as a SQL string literal.
@@ -440,10 +455,13 @@ fn expected(value: u64) -> i64 {
 }
 
 impl Inner {
-    /// A payload as the column stores it: text for JSON, a blob otherwise.
+    /// A payload as the column stores it: JSON as text (but in a BLOB
+    /// column as a blob), MessagePack and CBOR as blobs.
     fn payload_value(&self, payload: &[u8]) -> Value {
         match std::str::from_utf8(payload) {
-            Ok(text) if self.layout.encoding.format.is_text() => Value::Text(text.to_owned()),
+            Ok(text) if self.layout.encoding.format.is_text() && !self.blob_payload => {
+                Value::Text(text.to_owned())
+            }
             _ => Value::Blob(payload.to_vec()),
         }
     }
