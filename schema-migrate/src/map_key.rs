@@ -137,8 +137,11 @@ fn json_number<E: de::Error>(text: &str) -> Result<Number, E> {
         if let Ok(n) = number.parse::<u64>() {
             return Ok(Number::Unsigned(n));
         }
-        if let Ok(n) = number.parse::<i64>() {
-            return Ok(Number::Signed(n));
+        match number.parse::<i64>() {
+            // serde_json reads `-0` as the float -0.0, keeping its sign.
+            Ok(0) => return Ok(Number::Float(-0.0)),
+            Ok(n) => return Ok(Number::Signed(n)),
+            Err(_) => {}
         }
     }
     // As serde_json without `arbitrary_precision`: an integer beyond 64 bits

@@ -821,6 +821,9 @@ fn integer_and_bool_keyed_maps_wherever_the_tag_stands() {
         r#""by_id":{"1e3":"a"}"#,
         r#""by_id":{"-":"a"}"#,
         r#""by_id":{"99999999999999999999":"a"}"#,
+        // Found by the fuzzer: serde_json reads `-0` as the float -0.0.
+        r#""by_id":{"-0":"a"}"#,
+        r#""signed":{"-0":1}"#,
         r#""wide":{"-1":1}"#,
         r#""wide":{"1.0":1}"#,
         r#""wide":{"340282366920938463463374607431768211456":1}"#,
