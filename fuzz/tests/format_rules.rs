@@ -1,0 +1,40 @@
+//! The formats' own rules that the targets filter out, shown on plain
+//! serde_derive types (no schema_migrate involved).
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+enum Level {
+    Low,
+    Mid,
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+#[serde(tag = "type")]
+enum Contact {
+    Email { address: String },
+}
+
+#[test]
+fn msgpack_reads_a_variant_from_its_index() {
+    assert_eq!(rmp_serde::from_slice::<Level>(&[0x01]).unwrap(), Level::Mid);
+    // {"type": 0, "address": "a"}
+    let c = [
+        0x82, 0xa4, b't', b'y', b'p', b'e', 0x00, 0xa7, b'a', b'd', b'd', b'r', b'e', b's', b's',
+        0xa1, b'a',
+    ];
+    assert!(rmp_serde::from_slice::<Contact>(&c).is_ok());
+    assert!(serde_json::from_str::<Level>("1").is_err());
+}
+
+#[test]
+fn cbor_does_not_read_a_float_from_an_integer() {
+    assert!(ciborium::from_reader::<f64, _>(&[0x00][..]).is_err());
+    assert!(serde_json::from_str::<f64>("0").is_ok());
+}
+
+#[test]
+fn msgpack_reads_a_negative_integer_as_a_huge_u128() {
+    // rmp-serde's own bug: -1 (a negative fixint) read as u128 wraps around,
+    // where u64 refuses it.
+    assert_eq!(rmp_serde::from_slice::<u128>(&[0xff]).unwrap(), u128::MAX);
+    assert!(rmp_serde::from_slice::<u64>(&[0xff]).is_err());
+}
