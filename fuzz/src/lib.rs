@@ -546,6 +546,15 @@ pub fn check_raw<T: Case>(format: Format, data: &[u8]) -> Outcome {
         {
             return fast;
         }
+        // Not a finding: a 128-bit integer (a CBOR bignum, even a small one)
+        // in the map of an internally tagged enum is refused by serde_derive
+        // too, whose buffer has no 128-bit integers (tests/format_rules.rs);
+        // a `Value` takes it when it fits 64 bits.
+        if reference.is_ok()
+            && matches!(&fast, Outcome::Err(_, m) if m.contains(" as u128, expected any value") || m.contains(" as i128, expected any value"))
+        {
+            return fast;
+        }
         // Not a finding: ciborium does not read an `f64` from an integer,
         // serde_json does (tests/format_rules.rs).
         if format == Format::Cbor

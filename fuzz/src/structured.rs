@@ -486,16 +486,15 @@ fn check_formats<T: Case>(node: &Node, json: &[u8], data: &[u8]) {
         }
         // Not a finding: README "serde parity", CBOR reads a held entry by
         // MessagePack's rules (an integer variant index accepted).
-        if format == Format::Cbor
-            && other.is_ok()
-            && text.contains("\"type\":")
-            && numeric_type(node)
-        {
+        // The index may also land on a removed variant (`step_failed`).
+        // Only where the entry is held by the enum itself: an entry after
+        // its parent's tag is not held (see the README of fuzz/, finding 2).
+        if format == Format::Cbor && held_numeric_type(node) {
             continue;
         }
         // Not a finding: rmp-serde reads an identifier from an integer (as
         // serde_derive does under rmp-serde), serde_json does not.
-        if format == Format::Msgpack && other.is_ok() && numeric_type(node) {
+        if format == Format::Msgpack && numeric_type(node) {
             continue;
         }
         // Not a finding: rmp-serde's own bug, a negative integer read as a
@@ -522,6 +521,27 @@ fn check_formats<T: Case>(node: &Node, json: &[u8], data: &[u8]) {
             (format.name(), &other),
             ("json", &by_json),
         );
+    }
+}
+
+/// A numeric `"type"` before `"rev"` (or without one) in its own map: held
+/// until the enum's version tag is read.
+fn held_numeric_type(node: &Node) -> bool {
+    match node {
+        Node::Leaf(_) => false,
+        Node::List(items) => items.iter().any(held_numeric_type),
+        Node::Map(entries) => {
+            let ty = entries
+                .iter()
+                .position(|(k, v)| k.is("type") && matches!(v, Node::Leaf(Value::Number(_))));
+            let rev = entries.iter().position(|(k, _)| k.is("rev"));
+            let held = match (ty, rev) {
+                (Some(t), Some(r)) => t < r,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            held || entries.iter().any(|(_, v)| held_numeric_type(v))
+        }
     }
 }
 

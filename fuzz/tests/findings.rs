@@ -46,3 +46,32 @@ fn held_minus_zero_key_is_refused_as_serde_json_refuses_it() {
         );
     }
 }
+
+/// Finding 2 (structured): in CBOR, a nested internally tagged enum that
+/// comes *after* its parent's tag, when that tag is not the first key, reads
+/// an integer variant index, which ciborium (serde_derive) and the same
+/// payload with the parent's tag first refuse. The README documents this
+/// only for entries held *before* a late tag. Currently: `Ok(Phone { .. })`.
+#[test]
+#[ignore = "fuzz finding 2: CBOR integer variant index accepted after a non-first parent tag"]
+fn cbor_variant_index_after_a_late_parent_tag_is_refused() {
+    use fuzz_common::structured::{Key, Node};
+    use fuzz_common::types::{Contact, Envelope};
+    use serde_json::json;
+
+    let k = |s: &str| Key::Str(s.to_owned());
+    let body = Node::Map(vec![
+        (k("rev"), Node::Leaf(json!(3))),
+        (k("type"), Node::Leaf(json!(2))),
+        (k("number"), Node::Leaf(json!("a"))),
+    ]);
+    for tag_at in [0, 1] {
+        // {"_version":2,"id":7,"body":{..}} and {"id":7,"_version":2,"body":{..}}
+        let mut entries = vec![(k("id"), Node::Leaf(json!(7))), (k("body"), body.clone())];
+        entries.insert(tag_at, (k("_version"), Node::Leaf(json!(2))));
+        let mut cbor = Vec::new();
+        ciborium::into_writer(&Node::Map(entries), &mut cbor).unwrap();
+        let r = ciborium::from_reader::<Envelope<Contact>, _>(&cbor[..]);
+        assert!(r.is_err(), "tag at {tag_at}: {r:?}");
+    }
+}

@@ -38,3 +38,44 @@ fn msgpack_reads_a_negative_integer_as_a_huge_u128() {
     assert_eq!(rmp_serde::from_slice::<u128>(&[0xff]).unwrap(), u128::MAX);
     assert!(rmp_serde::from_slice::<u64>(&[0xff]).is_err());
 }
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+#[serde(tag = "type")]
+enum Phone {
+    Phone { number: String },
+}
+
+#[test]
+fn serde_internally_tagged_enum_refuses_a_cbor_bignum_in_an_unknown_key() {
+    // {"type": "Phone", "number": "1", "x": 2(h'')}: a bignum (tag 2) is read
+    // through `visit_u128`, which serde's buffer of an internally tagged enum
+    // does not take, wherever the entry stands.
+    let cbor = [
+        0xa3, 0x64, b't', b'y', b'p', b'e', 0x65, b'P', b'h', b'o', b'n', b'e', 0x66, b'n', b'u',
+        b'm', b'b', b'e', b'r', 0x61, b'1', 0x61, b'x', 0xc2, 0x40,
+    ];
+    let err = ciborium::from_reader::<Phone, _>(&cbor[..]).unwrap_err();
+    assert!(err.to_string().contains("as u128"), "{err}");
+    // A `serde_json::Value` takes it (as the integer 0).
+    assert!(ciborium::from_reader::<serde_json::Value, _>(&cbor[..]).is_ok());
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+#[serde(tag = "type")]
+enum Four {
+    Mail { address: String },
+    Sms { number: String },
+    Phone { number: String },
+    Fax { number: String },
+}
+
+#[test]
+fn cbor_internally_tagged_enum_and_an_integer_variant_index() {
+    // {"type": 3, "number": "a"}
+    let cbor = [
+        0xa2, 0x64, b't', b'y', b'p', b'e', 0x03, 0x66, b'n', b'u', b'm', b'b', b'e', b'r', 0x61,
+        b'a',
+    ];
+    // ciborium reads an identifier from text or bytes only.
+    assert!(ciborium::from_reader::<Four, _>(&cbor[..]).is_err());
+}
