@@ -367,15 +367,21 @@ impl Encoding {
                 format => binary_encode(format, value),
             },
             (_, Some(original)) => Ok(self.rewrite(original, value, T::VERSION, false)?.payload),
-            (_, None) => Err(Problem::new(
-                "no_value_at_path",
-                format!(
-                    "there is no payload to write the value into at {}: with a path, a value is saved \
-                     into an existing record",
-                    self.path.as_ref().map_or("", Pointer::as_str)
-                ),
-            )),
+            (_, None) => Err(self.no_envelope()),
         }
+    }
+
+    /// With a path, a value is saved into an existing record's envelope:
+    /// the error when there is none.
+    pub(crate) fn no_envelope(&self) -> Problem {
+        Problem::new(
+            "no_value_at_path",
+            format!(
+                "there is no payload to write the value into at {}: with a path, a value is saved \
+                 into an existing record",
+                self.path.as_ref().map_or("", Pointer::as_str)
+            ),
+        )
     }
 
     fn tokens(&self) -> &[String] {

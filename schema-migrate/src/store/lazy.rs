@@ -281,16 +281,7 @@ where
         }
         loop {
             let Some(record) = self.store.get(key).await? else {
-                // No envelope to write the value into (the write says why).
-                let problem = encoding.write(None, value).err();
-                return Err(match problem {
-                    Some(problem) => LazyError::from_problem(key, problem),
-                    None => LazyError::Payload {
-                        key: key.to_owned(),
-                        kind: "no_value_at_path",
-                        reason: "no record to save into".to_owned(),
-                    },
-                });
+                return Err(LazyError::from_problem(key, encoding.no_envelope()));
             };
             let record = readable(record)?;
             let expected = record.revision;
