@@ -117,3 +117,70 @@ pub mod travel {
         }
     }
 }
+
+/// Three releases of one agent state during a rolling deploy: A writes
+/// version 3; B reads version 4 but still writes 3; C writes 4.
+pub mod rollout {
+    pub fn by_type(count: u32) -> Vec<String> {
+        vec!["adult".to_owned(); count as usize]
+    }
+
+    pub fn count(travelers: Vec<String>) -> u32 {
+        travelers.len() as u32
+    }
+
+    /// Release A.
+    pub mod a {
+        use schema_migrate::Versioned;
+
+        #[derive(Debug, Clone, PartialEq, Versioned)]
+        #[schema(
+            version = 3,
+            migrate(from = 1, description = "Added travelers", add(travelers = 1)),
+            migrate(from = 2, description = "Renamed destination", rename(destination = city)),
+        )]
+        pub struct TripState {
+            pub city: String,
+            pub travelers: u32,
+        }
+    }
+
+    /// Release B: version 4 is read, version 3 written.
+    pub mod b {
+        use schema_migrate::Versioned;
+
+        #[derive(Debug, Clone, PartialEq, Versioned)]
+        #[schema(
+            version = 4,
+            write_version = 3,
+            migrate(from = 1, description = "Added travelers", add(travelers = 1)),
+            migrate(from = 2, description = "Renamed destination", rename(destination = city)),
+            migrate(from = 3, description = "Travelers by type",
+                transform(travelers: u32 => super::by_type, back = super::count), add(budget)),
+        )]
+        pub struct TripState {
+            pub city: String,
+            pub travelers: Vec<String>,
+            pub budget: Option<u32>,
+        }
+    }
+
+    /// Release C: B without `write_version`.
+    pub mod c {
+        use schema_migrate::Versioned;
+
+        #[derive(Debug, Clone, PartialEq, Versioned)]
+        #[schema(
+            version = 4,
+            migrate(from = 1, description = "Added travelers", add(travelers = 1)),
+            migrate(from = 2, description = "Renamed destination", rename(destination = city)),
+            migrate(from = 3, description = "Travelers by type",
+                transform(travelers: u32 => super::by_type, back = super::count), add(budget)),
+        )]
+        pub struct TripState {
+            pub city: String,
+            pub travelers: Vec<String>,
+            pub budget: Option<u32>,
+        }
+    }
+}

@@ -39,6 +39,10 @@ impl Parse for Name {
 
 use syn::ext::IdentExt as _;
 
+mod kw {
+    syn::custom_keyword!(back);
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Num {
     pub value: u32,
@@ -53,6 +57,8 @@ pub struct Container {
     pub tag: Option<LitStr>,
     pub untagged: Option<Untagged>,
     pub oldest: Option<Num>,
+    /// `write_version = N`: the version `Serialize` writes.
+    pub write_version: Option<Num>,
     pub steps: Vec<Step>,
 }
 
@@ -67,6 +73,8 @@ pub struct Step {
     pub from: Option<From>,
     pub description: Option<LitStr>,
     pub fallible: Option<Span>,
+    /// `reversible` on a typed step: `PreviousType: From<Self>`.
+    pub reversible: Option<Span>,
     pub ops: Vec<Op>,
 }
 
@@ -87,14 +95,19 @@ pub enum Op {
     Remove {
         field: Name,
         ty: Option<Type>,
+        /// `= expr`: the value written back at the older version.
+        restore: Option<Expr>,
     },
     Transform {
         field: Name,
         ty: Type,
         function: Path,
+        /// `back = down`: `down(New) -> Old`.
+        back: Option<Path>,
     },
     With {
         function: Path,
+        back: Option<Path>,
     },
     RenameVariant {
         from: Name,
@@ -113,7 +126,7 @@ impl Op {
                 field.span
             }
             Op::Rename { from, .. } | Op::RenameVariant { from, .. } => from.span,
-            Op::With { function } => path_span(function),
+            Op::With { function, .. } => path_span(function),
             Op::RemoveVariant { variant } => variant.span,
         }
     }
@@ -125,16 +138,25 @@ pub fn path_span(p: &Path) -> Span {
         .map_or_else(Span::call_site, |s| s.ident.span())
 }
 
-const CONTAINER_KEYS: &[&str] = &["version", "tag", "untagged", "oldest", "migrate"];
+const CONTAINER_KEYS: &[&str] = &[
+    "version",
+    "tag",
+    "untagged",
+    "oldest",
+    "write_version",
+    "migrate",
+];
 const STEP_KEYS: &[&str] = &[
     "from",
     "description",
     "fallible",
+    "reversible",
     "add",
     "rename",
     "remove",
     "transform",
     "with",
+    "back",
     "rename_variant",
     "remove_variant",
 ];
@@ -159,6 +181,7 @@ fn parse_container(cx: &Ctxt, c: &mut Container, input: ParseStream) -> syn::Res
     for_each_key(cx, input, |key, input| match key.to_string().as_str() {
         "version" => num_value(input).map(|n| set_once(cx, &mut c.version, n, &key)),
         "oldest" => num_value(input).map(|n| set_once(cx, &mut c.oldest, n, &key)),
+        "write_version" => num_value(input).map(|n| set_once(cx, &mut c.write_version, n, &key)),
         "tag" => {
             input.parse::<Token![=]>()?;
             let lit: LitStr = input.parse()?;
@@ -209,6 +232,7 @@ fn parse_step(cx: &Ctxt, span: Span, input: ParseStream) -> Step {
         from: None,
         description: None,
         fallible: None,
+        reversible: None,
         ops: Vec::new(),
     };
     if let Err(e) = parse_step_items(cx, &mut step, input) {
@@ -268,11 +292,32 @@ fn parse_step_item(cx: &Ctxt, step: &mut Step, key: &Ident, input: ParseStream) 
             set_once(cx, &mut step.description, lit, key);
         }
         "fallible" => set_once(cx, &mut step.fallible, key.span(), key),
+        "reversible" => set_once(cx, &mut step.reversible, key.span(), key),
         "with" => {
             input.parse::<Token![=]>()?;
             step.ops.push(Op::With {
                 function: input.parse()?,
+                back: None,
             });
+        }
+        // `with = up, back = down`: the inverse of the `with` just before it.
+        "back" => {
+            input.parse::<Token![=]>()?;
+            let down: Path = input.parse()?;
+            match step.ops.last_mut() {
+                Some(Op::With {
+                    back: back @ None, ..
+                }) => *back = Some(down),
+                Some(Op::With { .. }) => cx.error(
+                    key.span(),
+                    "duplicate `back`: this `with` step already has its inverse",
+                ),
+                _ => cx.error(
+                    key.span(),
+                    "`back = function` follows `with = function` (the inverse of a `with` step); \
+                     a transform takes it inside: `transform(field: Old => up, back = down)`",
+                ),
+            }
         }
         "add" => list(input, |input| {
             let field: Name = input.parse()?;
@@ -303,7 +348,19 @@ fn parse_step_item(cx: &Ctxt, step: &mut Step, key: &Ident, input: ParseStream) 
             } else {
                 None
             };
-            step.ops.push(Op::Remove { field, ty });
+            let restore = if input.peek(Token![=]) {
+                let eq = input.parse::<Token![=]>()?;
+                if ty.is_none() {
+                    return Err(syn::Error::new(
+                        eq.span,
+                        "a restored field needs its type: `remove(field: Type = expr)`",
+                    ));
+                }
+                Some(input.parse::<Expr>()?)
+            } else {
+                None
+            };
+            step.ops.push(Op::Remove { field, ty, restore });
             Ok(())
         })?,
         "remove_variant" => list(input, |input| {
@@ -325,10 +382,20 @@ fn parse_step_item(cx: &Ctxt, step: &mut Step, key: &Ident, input: ParseStream) 
                 syn::Error::new(e.span(), "expected `=>` and the function: `transform(field: OldType => path::to::function)`")
             })?;
             let function: Path = input.parse()?;
+            // `, back = down` (a field named `back` would be followed by `:`).
+            let back = if input.peek(Token![,]) && input.peek2(kw::back) && input.peek3(Token![=]) {
+                input.parse::<Token![,]>()?;
+                input.parse::<kw::back>()?;
+                input.parse::<Token![=]>()?;
+                Some(input.parse::<Path>()?)
+            } else {
+                None
+            };
             step.ops.push(Op::Transform {
                 field,
                 ty,
                 function,
+                back,
             });
             Ok(())
         })?,

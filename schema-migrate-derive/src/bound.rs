@@ -26,7 +26,7 @@ use syn::{
 };
 
 use crate::ast::{meta_key, nested, Data, Input};
-use crate::expand::sm;
+use crate::tokens::sm;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Dir {

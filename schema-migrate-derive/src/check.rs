@@ -20,6 +20,8 @@ use crate::ctxt::{hint, Ctxt};
 
 pub struct Plan<'a> {
     pub version: u32,
+    /// `write_version = N`, or the current version.
+    pub write_version: u32,
     pub tag: String,
     pub untagged: Option<Untagged>,
     pub history: History<'a>,
@@ -45,6 +47,7 @@ pub enum History<'a> {
     Typed {
         previous: &'a Path,
         fallible: bool,
+        reversible: bool,
         step: &'a attr::Step,
     },
 }
@@ -167,12 +170,18 @@ pub fn check<'a>(cx: &Ctxt, input: &'a Input<'a>, c: &'a Container) -> Option<Pl
         History::Typed {
             previous,
             fallible: step.fallible.is_some(),
+            reversible: step.reversible.is_some(),
             step,
         }
     } else {
         for step in &c.steps {
             if let Some(f) = step.fallible {
                 cx.error(f, "`fallible` applies to a typed step (`from = PreviousType`), whose conversion is TryFrom");
+            }
+            if let Some(r) = step.reversible {
+                cx.error(r, "`reversible` applies to a typed step (`from = PreviousType`), written back with \
+                    `PreviousType: From<Self>`; the ops of a declarative step say their own inverse \
+                    (`remove(field: Type = expr)`, `transform(.., back = down)`, `with = up, back = down`)");
             }
         }
         declarative(cx, input, c, version, &tag)?
@@ -192,12 +201,122 @@ pub fn check<'a>(cx: &Ctxt, input: &'a Input<'a>, c: &'a Container) -> Option<Pl
             );
         }
     }
+    let write_version = check_write_version(cx, c, version.value, &history);
     Some(Plan {
         version: version.value,
+        write_version,
         tag,
         untagged,
         history,
     })
+}
+
+/// Can the type write `write_version`: is it a version it reads, and can
+/// every step above it be undone?
+fn check_write_version(cx: &Ctxt, c: &Container, version: u32, history: &History) -> u32 {
+    let Some(write) = c.write_version else {
+        return version;
+    };
+    let oldest = match history {
+        History::Declarative { oldest, .. } => *oldest,
+        // Checked against the previous type's OLDEST by a const assertion.
+        History::Typed { .. } => 1,
+    };
+    if write.value > version || write.value < oldest {
+        cx.error(
+            write.span,
+            format!(
+                "`write_version` must be a version the type reads, from {oldest} to the current {version}; \
+                 without it the type writes version {version}"
+            ),
+        );
+        return version;
+    }
+    let n = write.value;
+    match history {
+        History::Declarative { oldest, steps, .. } => {
+            for (i, step) in steps.iter().enumerate() {
+                let from = oldest + i as u32;
+                if from < n {
+                    continue;
+                }
+                for op in step.ops.iter().filter(|op| !crate::back::reversible(op)) {
+                    cx.error(op.span(), irreversible_message(op, n, from));
+                }
+            }
+        }
+        History::Typed {
+            previous,
+            reversible: false,
+            step,
+            ..
+        } if n < version => {
+            let prev = crate::tokens::path_text(previous);
+            let (conversion, marker) = if step.fallible.is_some() {
+                ("TryFrom", "fallible, reversible")
+            } else {
+                ("From", "reversible")
+            };
+            cx.error(
+                crate::attr::path_span(previous),
+                format!(
+                    "`write_version = {n}` writes version {n} through `{prev}`, and this step cannot be run \
+                     backward: mark it `migrate(from = {prev}, {marker})` and implement \
+                     `{conversion}<Self> for {prev}`"
+                ),
+            );
+        }
+        History::Typed { .. } => {}
+    }
+    n
+}
+
+/// Why `op` of the step from `from` stops `write_version = n`, and what to add.
+fn irreversible_message(op: &Op, n: u32, from: u32) -> String {
+    let fix = match op {
+        Op::Remove {
+            field, ty: None, ..
+        } => format!(
+            "`remove({f})` cannot be undone: give its type and the value to restore, \
+             `remove({f}: Type = expr)`",
+            f = field.value
+        ),
+        Op::Remove {
+            field,
+            ty: Some(ty),
+            ..
+        } => {
+            let ty = quote::ToTokens::to_token_stream(ty).to_string();
+            format!(
+                "`remove({f}: {ty})` cannot be undone: give the value to restore, \
+                 `remove({f}: {ty} = expr)`",
+                f = field.value
+            )
+        }
+        Op::Transform {
+            field,
+            ty,
+            function,
+            ..
+        } => {
+            let ty = quote::ToTokens::to_token_stream(ty).to_string();
+            format!(
+                "`transform({f}: {ty} => {up})` cannot be undone: add its inverse, \
+                 `transform({f}: {ty} => {up}, back = down)` with `fn down(New) -> {ty}`",
+                f = field.value,
+                up = crate::tokens::path_text(function),
+            )
+        }
+        Op::With { function, .. } => format!(
+            "`with = {up}` cannot be undone: add its inverse beside it, `with = {up}, back = down` \
+             with `fn down(&mut serde_json::Map<String, Value>) -> Result<(), E>`",
+            up = crate::tokens::path_text(function),
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "`write_version = {n}` writes version {n} by running the step from {from} backward, and {fix}"
+    )
 }
 
 fn missing_from(cx: &Ctxt, step: &attr::Step, note: &str) {
@@ -561,6 +680,7 @@ fn step_back_struct<'a>(
                 field,
                 ty,
                 function,
+                ..
             } => {
                 let Some(pos) = field_position(&slots, &field.value) else {
                     missing(cx, field, &slots);

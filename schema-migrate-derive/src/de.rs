@@ -17,7 +17,7 @@ use crate::ast::{meta_key, path_value, Data, Input, Repr};
 use crate::attr::{self, Op};
 use crate::bound::{de_generics, mentions_param};
 use crate::check::{Base, Conversion, History, Plan, Shape, Slot, SlotTy, VariantSlot};
-use crate::expand::{phantom, sm, typed_default, SERDE_CRATE};
+use crate::tokens::{phantom, sm, typed_default, SERDE_CRATE};
 
 pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
     let mirror = mirror(input);
@@ -698,7 +698,7 @@ fn declarative_read_value(
                 let f = &field.value;
                 quote!(#sm::value::remove(&mut __object, #f);)
             }
-            Op::Transform { field, ty, function } => {
+            Op::Transform { field, ty, function, .. } => {
                 let f = &field.value;
                 match produced_types.remove(&(op_index, f.clone())) {
                     Some(Some(new_ty)) => {
@@ -714,7 +714,7 @@ fn declarative_read_value(
                     }
                 }
             }
-            Op::With { function } => quote!(#sm::value::with(&mut __object, #step_ref, #op_index, #function)?;),
+            Op::With { function, .. } => quote!(#sm::value::with(&mut __object, #step_ref, #op_index, #function)?;),
             Op::RenameVariant { from, to } => {
                 let (a, b) = (&from.value, &to.value);
                 let tag = variant_tag.as_deref().unwrap_or_default();

@@ -3,19 +3,13 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned, ToTokens};
-use syn::{DeriveInput, Expr, Generics, Ident, Type};
+use syn::DeriveInput;
 
 use crate::ast::{self, Input};
 use crate::attr::{self, Op};
 use crate::check::{self, History, Plan};
 use crate::ctxt::Ctxt;
-
-/// The runtime, as generated code names it.
-pub fn sm() -> TokenStream {
-    quote!(::schema_migrate::__private)
-}
-
-pub const SERDE_CRATE: &str = "::schema_migrate::__private::serde";
+use crate::tokens::{path_text, sm};
 
 pub fn derive(input: &DeriveInput) -> Result<TokenStream, syn::Error> {
     let cx = Ctxt::default();
@@ -54,6 +48,7 @@ fn versioned_impl(input: &Input, plan: &Plan) -> TokenStream {
     let name = ident.to_string();
     let (impl_g, ty_g, where_c) = input.generics.split_for_impl();
     let version = plan.version;
+    let write_version = plan.write_version;
     let tag = &plan.tag;
     let untagged_override = plan.untagged.as_ref().map(|u| match u {
         check::Untagged::Version(v) => quote!(::schema_migrate::Untagged::Version(#v)),
@@ -78,6 +73,7 @@ fn versioned_impl(input: &Input, plan: &Plan) -> TokenStream {
         History::Typed {
             previous,
             fallible,
+            reversible,
             step,
         } => {
             let prev_name = previous.to_token_stream().to_string().replace(' ', "");
@@ -90,7 +86,7 @@ fn versioned_impl(input: &Input, plan: &Plan) -> TokenStream {
                 ),
                 quote!(&[::schema_migrate::Step {
                     type_name: #name, from: #from, to: #version, description: #description,
-                    ops: &[::schema_migrate::Op::Typed { previous: #prev_name, fallible: #fallible }],
+                    ops: &[::schema_migrate::Op::Typed { previous: #prev_name, fallible: #fallible, reversible: #reversible }],
                 }]),
                 quote! {{
                     let mut __history = <#previous as ::schema_migrate::Versioned>::history();
@@ -107,6 +103,7 @@ fn versioned_impl(input: &Input, plan: &Plan) -> TokenStream {
         impl #impl_g ::schema_migrate::Versioned for #ident #ty_g #where_c {
             const NAME: &'static ::core::primitive::str = #name;
             const VERSION: ::core::primitive::u32 = #version;
+            const WRITE_VERSION: ::core::primitive::u32 = #write_version;
             const TAG: &'static ::core::primitive::str = #tag;
             const OLDEST: ::core::primitive::u32 = #oldest;
             const UNTAGGED: ::schema_migrate::Untagged = #untagged;
@@ -148,6 +145,26 @@ fn typed_asserts(input: &Input, plan: &Plan) -> TokenStream {
         input.ident
     );
     let sm = sm();
+    // `write_version` below the step: the previous type reads it and can
+    // run its own steps back to it.
+    let write = plan.write_version;
+    let write_checks = (write < plan.version).then(|| {
+        let range_msg = format!(
+            "`write_version = {write}` is older than the oldest version `{prev}` reads"
+        );
+        let steps_msg = format!(
+            "`write_version = {write}` writes version {write} through `{prev}`, whose steps above it \
+             cannot all be run backward: see `{prev}::history()`, and add the inverse of each"
+        );
+        quote_spanned! {span=>
+            if #write < <#previous as ::schema_migrate::Versioned>::OLDEST {
+                ::core::panic!(#range_msg);
+            }
+            if !#sm::back::steps_reversible(<#previous as ::schema_migrate::Versioned>::STEPS, #write) {
+                ::core::panic!(#steps_msg);
+            }
+        }
+    });
     quote_spanned! {span=>
         const _: () = {
             if <#previous as ::schema_migrate::Versioned>::VERSION != #expected {
@@ -156,6 +173,7 @@ fn typed_asserts(input: &Input, plan: &Plan) -> TokenStream {
             if !#sm::str_eq(<#previous as ::schema_migrate::Versioned>::TAG, #tag) {
                 ::core::panic!(#tag_msg);
             }
+            #write_checks
         };
     }
 }
@@ -175,24 +193,28 @@ fn step_literal(type_name: &str, from: u32, step: &attr::Step) -> TokenStream {
                 let (a, b) = (&from.value, &to.value);
                 quote!(#op_path::Rename { from: #a, to: #b })
             }
-            Op::Remove { field, ty } => {
+            Op::Remove { field, ty, restore } => {
                 let f = &field.value;
                 let t = option_str(ty.as_ref().map(|t| t.to_token_stream().to_string()));
-                quote!(#op_path::Remove { field: #f, ty: #t })
+                let r = option_str(restore.as_ref().map(|e| e.to_token_stream().to_string()));
+                quote!(#op_path::Remove { field: #f, ty: #t, restore: #r })
             }
             Op::Transform {
                 field,
                 ty,
                 function,
+                back,
             } => {
                 let f = &field.value;
                 let t = ty.to_token_stream().to_string();
-                let func = function.to_token_stream().to_string().replace(' ', "");
-                quote!(#op_path::Transform { field: #f, from_type: #t, function: #func })
+                let func = path_text(function);
+                let back = option_str(back.as_ref().map(path_text));
+                quote!(#op_path::Transform { field: #f, from_type: #t, function: #func, back: #back })
             }
-            Op::With { function } => {
-                let func = function.to_token_stream().to_string().replace(' ', "");
-                quote!(#op_path::With { function: #func })
+            Op::With { function, back } => {
+                let func = path_text(function);
+                let back = option_str(back.as_ref().map(path_text));
+                quote!(#op_path::With { function: #func, back: #back })
             }
             Op::RenameVariant { from, to } => {
                 let (a, b) = (&from.value, &to.value);
@@ -216,29 +238,5 @@ fn option_str(s: Option<String>) -> TokenStream {
     match s {
         Some(s) => quote!(::core::option::Option::Some(#s)),
         None => quote!(::core::option::Option::None),
-    }
-}
-
-/// A field that makes an otherwise unused type parameter used.
-pub fn phantom(generics: &Generics) -> Option<(Ident, Type)> {
-    let params: Vec<&Ident> = generics.type_params().map(|p| &p.ident).collect();
-    if params.is_empty() {
-        return None;
-    }
-    Some((
-        syn::parse_quote!(__phantom),
-        syn::parse_quote!(::core::marker::PhantomData<fn() -> (#(#params,)*)>),
-    ))
-}
-
-/// `let __v: Ty = expr;`, spanned on the expression so a wrong type is
-/// reported there.
-pub fn typed_default(expr: Option<&Expr>, ty: &Type) -> TokenStream {
-    match expr {
-        Some(e) => {
-            let span = syn::spanned::Spanned::span(e);
-            quote_spanned!(span=> { let __default: #ty = #e; __default })
-        }
-        None => quote!(<#ty as ::core::default::Default>::default()),
     }
 }

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
-use crate::expand::sm;
+use crate::tokens::sm;
 
 pub fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
     let sm = sm();
@@ -33,6 +33,15 @@ pub fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
             }
             impl #impl_g #sm::serde::Serialize for #ident #ty_g #where_c {
                 fn serialize<__S: #sm::serde::Serializer>(&self, __s: __S) -> ::core::result::Result<__S::Ok, __S::Error> {
+                    ::core::unimplemented!()
+                }
+            }
+            impl #impl_g ::schema_migrate::SerializeVersioned for #ident #ty_g #where_c {
+                fn __serialize_at<__S: #sm::serde::Serializer>(
+                    &self,
+                    __version: ::core::primitive::u32,
+                    __s: __S,
+                ) -> ::core::result::Result<__S::Ok, __S::Error> {
                     ::core::unimplemented!()
                 }
             }

@@ -21,7 +21,7 @@ use syn::{Ident, LitByteStr, Meta};
 
 use crate::ast::{meta_key, path_value, Data, Field, Input};
 use crate::check::{History, Plan, Shape, Slot, SlotTy};
-use crate::expand::{phantom, sm};
+use crate::tokens::{phantom, sm};
 
 /// How the reader treats one name.
 enum Name<'a> {

@@ -10,6 +10,7 @@
 
 mod ast;
 mod attr;
+mod back;
 mod bound;
 mod case;
 mod check;
@@ -20,6 +21,7 @@ mod fallback;
 mod fields;
 mod late;
 mod ser;
+mod tokens;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};

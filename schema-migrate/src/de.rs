@@ -476,7 +476,13 @@ pub(crate) fn raise<E: de::Error>(err: Error) -> E {
     if !QUIET.with(Cell::get) {
         warn_failed(&err);
     }
-    let out = E::custom(&err);
+    remember(err, |e| E::custom(e))
+}
+
+/// Turns a typed error into a format's error with `custom`, remembering the
+/// typed one for [`with_typed_errors`].
+pub(crate) fn remember<E>(err: Error, custom: impl FnOnce(&Error) -> E) -> E {
+    let out = custom(&err);
     RAISED.with(|slot| {
         let mut slot = slot.borrow_mut();
         if slot.is_none() {

@@ -47,13 +47,15 @@ pub enum Error {
         found: String,
     },
     /// A migration step failed (a `transform` or `with` function returned an
-    /// error, a `TryFrom` step refused, a removed variant was found).
+    /// error, a `TryFrom` step refused, a removed variant was found), or,
+    /// writing an older version, its `back` function did.
     StepFailed {
         /// The versioned type.
         type_name: &'static str,
-        /// The step's source version.
+        /// The version the step ran from: the older one on read, the newer
+        /// one when the step ran backward (`from > to`).
         from: u32,
-        /// The step's target version.
+        /// The version the step ran to.
         to: u32,
         /// The step's description.
         description: Option<&'static str>,
@@ -61,6 +63,37 @@ pub enum Error {
         op: String,
         /// What the step's function or conversion returned.
         source: BoxError,
+    },
+    /// A value cannot be written at the version asked for: a step above it
+    /// cannot be run backward (a `remove` without the value to restore, a
+    /// `transform` or `with` without `back`, a typed step not `reversible`).
+    Irreversible {
+        /// The versioned type being written.
+        type_name: &'static str,
+        /// The version asked for.
+        version: u32,
+        /// The type whose step it is (the previous type of a typed step
+        /// keeps its own steps).
+        step_type: &'static str,
+        /// The step's source version.
+        from: u32,
+        /// The step's target version.
+        to: u32,
+        /// The op that cannot be undone, as written in `#[schema]`.
+        op: String,
+        /// What to add to the op so that it can be.
+        help: &'static str,
+    },
+    /// A version the type does not read was asked to be written.
+    UnknownVersion {
+        /// The versioned type.
+        type_name: &'static str,
+        /// The version asked for.
+        version: u32,
+        /// The oldest version the type reads.
+        oldest: u32,
+        /// The current version.
+        current: u32,
     },
     /// The payload does not match the shape of the version it claims (or, for
     /// an old payload, the shape after migration): a missing field, a wrong type.
@@ -83,6 +116,8 @@ impl Error {
             | Error::MissingTag { type_name, .. }
             | Error::InvalidTag { type_name, .. }
             | Error::StepFailed { type_name, .. }
+            | Error::Irreversible { type_name, .. }
+            | Error::UnknownVersion { type_name, .. }
             | Error::InvalidData { type_name, .. } => type_name,
         }
     }
@@ -95,6 +130,8 @@ impl Error {
             Error::MissingTag { .. } => "missing_tag",
             Error::InvalidTag { .. } => "invalid_tag",
             Error::StepFailed { .. } => "step_failed",
+            Error::Irreversible { .. } => "irreversible",
+            Error::UnknownVersion { .. } => "unknown_version",
             Error::InvalidData { .. } => "invalid_data",
         }
     }
@@ -121,12 +158,34 @@ impl fmt::Display for Error {
                 "{type_name}: version tag `{tag}` must be a non-negative integer, found {found}"
             ),
             Error::StepFailed { type_name, from, to, description, op, source } => {
-                write!(f, "{type_name}: migration step {from} -> {to}")?;
+                if from > to {
+                    write!(f, "{type_name}: migration step {to} -> {from}")?;
+                } else {
+                    write!(f, "{type_name}: migration step {from} -> {to}")?;
+                }
                 if let Some(d) = description {
                     write!(f, " ({d:?})")?;
                 }
+                if from > to {
+                    write!(f, ", run backward to write version {to},")?;
+                }
                 write!(f, " failed at {op}: {source}")
             }
+            Error::Irreversible { type_name, version, step_type, from, to, op, help } => {
+                write!(f, "{type_name}: cannot write version {version}: ")?;
+                if step_type != type_name {
+                    write!(f, "{step_type}'s ")?;
+                }
+                write!(f, "step {from} -> {to} cannot be run backward at {op}")?;
+                if !help.is_empty() {
+                    write!(f, " ({help})")?;
+                }
+                Ok(())
+            }
+            Error::UnknownVersion { type_name, version, oldest, current } => write!(
+                f,
+                "{type_name}: no version {version} to write; it reads versions {oldest} to {current}"
+            ),
             Error::InvalidData { type_name, version: Some(v), message } => {
                 write!(f, "{type_name} (stored at version {v}): {message}")
             }

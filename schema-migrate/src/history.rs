@@ -34,19 +34,28 @@ pub enum Op {
         from: &'static str,
         to: &'static str,
     },
-    /// `remove(field)` or `remove(field: Type)`.
+    /// `remove(field)`, `remove(field: Type)` or `remove(field: Type = expr)`;
+    /// `restore` is the expression's source text, the value the field gets
+    /// back when a newer value is written at the older version.
     Remove {
         field: &'static str,
         ty: Option<&'static str>,
+        restore: Option<&'static str>,
     },
-    /// `transform(field: OldType => function)`.
+    /// `transform(field: OldType => function)`, with `back = function` the
+    /// inverse that writes the older version.
     Transform {
         field: &'static str,
         from_type: &'static str,
         function: &'static str,
+        back: Option<&'static str>,
     },
-    /// `with = function`: free-form restructuring of the JSON object.
-    With { function: &'static str },
+    /// `with = function`: free-form restructuring of the JSON object; `back`
+    /// its inverse.
+    With {
+        function: &'static str,
+        back: Option<&'static str>,
+    },
     /// `rename_variant(from = to)`.
     RenameVariant {
         from: &'static str,
@@ -54,11 +63,44 @@ pub enum Op {
     },
     /// `remove_variant(variant)`.
     RemoveVariant { variant: &'static str },
-    /// `migrate(from = PreviousType)`: `Self: From<PreviousType>` (or `TryFrom` when fallible).
+    /// `migrate(from = PreviousType)`: `Self: From<PreviousType>` (or
+    /// `TryFrom` when fallible); `reversible`: `PreviousType: From<Self>`
+    /// (or `TryFrom`) writes the older version.
     Typed {
         previous: &'static str,
         fallible: bool,
+        reversible: bool,
     },
+}
+
+impl Op {
+    /// Whether a value can be written back across this op, to the version
+    /// before it: an `add` drops its field, a `rename` or `rename_variant`
+    /// swaps back and a `remove_variant` needs nothing, while `remove` needs
+    /// the value to restore, `transform` and `with` a `back` function, and a
+    /// typed step `reversible`.
+    ///
+    /// ```
+    /// use schema_migrate::{Op, Versioned};
+    ///
+    /// #[derive(Versioned)]
+    /// #[schema(version = 2, migrate(from = 1, add(retries = 3), remove(owner: String = "nobody".into())))]
+    /// struct Job { retries: u32 }
+    ///
+    /// assert!(Job::STEPS[0].ops.iter().all(Op::is_reversible));
+    /// assert_eq!(Job::STEPS[0].ops[1].to_string(), r#"remove(owner: String = "nobody".into())"#);
+    /// ```
+    pub const fn is_reversible(&self) -> bool {
+        match self {
+            Op::Add { .. }
+            | Op::Rename { .. }
+            | Op::RenameVariant { .. }
+            | Op::RemoveVariant { .. } => true,
+            Op::Remove { restore, .. } => restore.is_some(),
+            Op::Transform { back, .. } | Op::With { back, .. } => back.is_some(),
+            Op::Typed { reversible, .. } => *reversible,
+        }
+    }
 }
 
 impl fmt::Display for Op {
@@ -73,26 +115,48 @@ impl fmt::Display for Op {
                 default: None,
             } => write!(f, "add({field})"),
             Op::Rename { from, to } => write!(f, "rename({from} = {to})"),
-            Op::Remove { field, ty: Some(t) } => write!(f, "remove({field}: {t})"),
-            Op::Remove { field, ty: None } => write!(f, "remove({field})"),
+            Op::Remove {
+                field,
+                ty: Some(t),
+                restore: Some(r),
+            } => write!(f, "remove({field}: {t} = {r})"),
+            Op::Remove {
+                field, ty: Some(t), ..
+            } => write!(f, "remove({field}: {t})"),
+            Op::Remove { field, .. } => write!(f, "remove({field})"),
             Op::Transform {
                 field,
                 from_type,
                 function,
+                back,
             } => {
-                write!(f, "transform({field}: {from_type} => {function})")
+                write!(f, "transform({field}: {from_type} => {function}")?;
+                if let Some(back) = back {
+                    write!(f, ", back = {back}")?;
+                }
+                f.write_str(")")
             }
-            Op::With { function } => write!(f, "with = {function}"),
+            Op::With { function, back } => {
+                write!(f, "with = {function}")?;
+                if let Some(back) = back {
+                    write!(f, ", back = {back}")?;
+                }
+                Ok(())
+            }
             Op::RenameVariant { from, to } => write!(f, "rename_variant({from} = {to})"),
             Op::RemoveVariant { variant } => write!(f, "remove_variant({variant})"),
             Op::Typed {
                 previous,
-                fallible: false,
-            } => write!(f, "From<{previous}>"),
-            Op::Typed {
-                previous,
-                fallible: true,
-            } => write!(f, "TryFrom<{previous}>"),
+                fallible,
+                reversible,
+            } => {
+                let conversion = if *fallible { "TryFrom" } else { "From" };
+                write!(f, "{conversion}<{previous}>")?;
+                if *reversible {
+                    write!(f, ", back {conversion}<Self>")?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -7,7 +7,9 @@
 use serde_json::Value;
 
 use crate::de::{quietly, warn_failed, with_tag_deciding, with_typed_errors};
-use crate::{DeserializeVersioned, DeserializeVersionedOwned, Error, Stored};
+use crate::{
+    at_version, DeserializeVersioned, DeserializeVersionedOwned, Error, SerializeVersioned, Stored,
+};
 
 /// Reads a JSON document as `T`, upgrading it from whatever version it was stored at.
 ///
@@ -148,4 +150,55 @@ fn invalid<T: crate::Versioned>(message: String) -> Error {
         version: None,
         message,
     }
+}
+
+/// Writes `value` as JSON at `version`, any version the type reads, by
+/// running the steps above it backward; versioned values nested in it are
+/// written at their own write version. The tag comes first.
+///
+/// ```
+/// use schema_migrate::{Error, Versioned};
+///
+/// #[derive(Versioned)]
+/// #[schema(version = 2, migrate(from = 1, rename(title = name), add(retries = 3)))]
+/// struct Job { name: String, retries: u32 }
+///
+/// let job = Job { name: "a".into(), retries: 5 };
+/// assert_eq!(schema_migrate::json::to_string_at(&job, 1)?, r#"{"_version":1,"title":"a"}"#);
+/// assert!(matches!(
+///     schema_migrate::json::to_string_at(&job, 3),
+///     Err(Error::UnknownVersion { version: 3, .. })
+/// ));
+/// # Ok::<(), Error>(())
+/// ```
+pub fn to_string_at<T: SerializeVersioned>(value: &T, version: u32) -> Result<String, Error> {
+    write::<T, _>(version, || {
+        serde_json::to_string(&at_version(value, version))
+    })
+}
+
+/// Like [`to_string_at`], as bytes.
+pub fn to_vec_at<T: SerializeVersioned>(value: &T, version: u32) -> Result<Vec<u8>, Error> {
+    write::<T, _>(version, || serde_json::to_vec(&at_version(value, version)))
+}
+
+/// Like [`to_string_at`], as a [`Value`].
+pub fn to_value_at<T: SerializeVersioned>(value: &T, version: u32) -> Result<Value, Error> {
+    write::<T, _>(version, || serde_json::to_value(at_version(value, version)))
+}
+
+/// Checks that `T` can write `version` before writing anything, then
+/// writes, returning the typed error of a failed `back` function.
+fn write<T: SerializeVersioned, R>(
+    version: u32,
+    write: impl FnOnce() -> serde_json::Result<R>,
+) -> Result<R, Error> {
+    T::writable(version)?;
+    quietly(|| {
+        with_typed_errors(write, |message| Error::InvalidData {
+            type_name: T::NAME,
+            version: Some(version),
+            message,
+        })
+    })
 }

@@ -15,11 +15,13 @@ mod ser;
 #[cfg(feature = "store")]
 pub mod store;
 mod value;
+mod write;
 
 pub use de::{DeserializeVersioned, DeserializeVersionedOwned, Stored};
 pub use error::{BoxError, Error};
 pub use history::{Op, Step};
 pub use value::{TransformFn, TransformOutput};
+pub use write::{at_version, AtVersion, SerializeVersioned};
 
 /// Derives [`Versioned`], `serde::Serialize` and `serde::Deserialize` from a
 /// `#[schema(...)]` history. See the crate documentation.
@@ -40,8 +42,13 @@ pub enum Untagged {
 pub trait Versioned: Sized {
     /// The type's name, as it appears in errors and logs.
     const NAME: &'static str;
-    /// The current version: what `Serialize` writes.
+    /// The current version: the newest one read.
     const VERSION: u32;
+    /// The version `Serialize` writes: `write_version = N`, by default
+    /// [`Versioned::VERSION`]. During a rolling deploy a release reads the
+    /// new version while it still writes the one the release before it
+    /// reads.
+    const WRITE_VERSION: u32 = Self::VERSION;
     /// The name of the field that holds the version.
     const TAG: &'static str;
     /// The oldest version that can still be read.
@@ -79,6 +86,34 @@ pub trait Versioned: Sized {
     fn stored_fields(version: u32) -> Option<&'static [&'static str]> {
         let _ = version;
         None
+    }
+
+    /// Whether a value of this type can be written at `version`: one it
+    /// reads, above no step that cannot be run backward.
+    ///
+    /// ```
+    /// use schema_migrate::{Error, Versioned};
+    ///
+    /// #[derive(Versioned)]
+    /// #[schema(
+    ///     version = 3,
+    ///     migrate(from = 1, remove(legacy)),
+    ///     migrate(from = 2, add(retries = 3)),
+    /// )]
+    /// struct Job { retries: u32 }
+    ///
+    /// assert!(Job::writable(2).is_ok());
+    /// let err = Job::writable(1).unwrap_err();
+    /// assert!(matches!(err, Error::Irreversible { from: 1, to: 2, .. }));
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "Job: cannot write version 1: step 1 -> 2 cannot be run backward at remove(legacy) \
+    ///      (give its type and the value to restore: `remove(field: Type = expr)`)"
+    /// );
+    /// assert!(matches!(Job::writable(4), Err(Error::UnknownVersion { .. })));
+    /// ```
+    fn writable(version: u32) -> Result<(), Error> {
+        write::writable::<Self>(version)
     }
 
     /// The steps a payload stored at `version` goes through, in order.
@@ -141,6 +176,7 @@ pub mod __private {
         pub use crate::late::*;
     }
     pub use crate::ser::TagFirst;
+    pub use crate::write::back;
     /// The reference semantics of each op, on a JSON object.
     pub mod value {
         pub use crate::value::*;

@@ -280,7 +280,8 @@ fn c_flat_fields_into_a_nested_object_with_a_typed_step() {
         Profile::history()[0].ops,
         &[Op::Typed {
             previous: "ProfileV1",
-            fallible: false
+            fallible: false,
+            reversible: false
         }]
     );
 }
@@ -1297,7 +1298,8 @@ fn l_history_and_path_from_on_a_typed_chain() {
             description: Some("Nested user"),
             ops: &[Op::Typed {
                 previous: "ChatStateV2",
-                fallible: false
+                fallible: false,
+                reversible: false
             }],
         }
     );
@@ -1378,13 +1380,15 @@ fn l_history_of_a_declarative_type_lists_every_op() {
         &[Op::Transform {
             field: "scores",
             from_type: "String",
-            function: "parse_scores"
+            function: "parse_scores",
+            back: None
         }]
     );
     assert_eq!(
         Session::STEPS[0].ops,
         &[Op::With {
-            function: "nest_user"
+            function: "nest_user",
+            back: None
         }]
     );
     assert_eq!(
@@ -1392,7 +1396,8 @@ fn l_history_of_a_declarative_type_lists_every_op() {
         &[
             Op::Remove {
                 field: "cache",
-                ty: None
+                ty: None,
+                restore: None
             },
             Op::Rename {
                 from: "n",
@@ -1635,7 +1640,8 @@ fn remove_with_type_optional_transform_alias_and_skip() {
         Labelled::STEPS[0].ops,
         &[Op::Remove {
             field: "counter",
-            ty: Some("u64")
+            ty: Some("u64"),
+            restore: None
         }]
     );
 }

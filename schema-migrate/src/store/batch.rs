@@ -5,15 +5,15 @@ use std::io::{IsTerminal, Write};
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use std::future::Future;
 use std::task::Poll;
 
-use super::{Cas, CasWrite, Encoding, Record, RecordStore, StoreError};
-use crate::{DeserializeVersionedOwned, Versioned};
+use super::{plan, Cas, CasWrite, Encoding, Move, Record, RecordStore, StoreError};
+use crate::{DeserializeVersionedOwned, SerializeVersioned, Versioned};
 
-/// Upgrades every record of a store to the current version of `T`.
+/// Upgrades every record of a store to `T`'s write version (the current
+/// version unless `#[schema(write_version = N)]` says otherwise), or moves
+/// every record to the version given to [`Migrator::to_version`].
 ///
 /// Records are read in key order, `batch_size` at a time; the upgraded ones
 /// of a batch are written together with one
@@ -64,6 +64,7 @@ pub struct Migrator<T> {
     resume_from: Option<String>,
     limit: Option<u64>,
     progress: Progress,
+    to: Option<u32>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -75,6 +76,7 @@ impl<T> Clone for Migrator<T> {
             resume_from: self.resume_from.clone(),
             limit: self.limit,
             progress: self.progress,
+            to: self.to,
             _type: PhantomData,
         }
     }
@@ -89,6 +91,7 @@ impl<T: Versioned> fmt::Debug for Migrator<T> {
             .field("resume_from", &self.resume_from)
             .field("limit", &self.limit)
             .field("progress", &self.progress)
+            .field("to", &self.to)
             .finish()
     }
 }
@@ -128,6 +131,7 @@ impl<T> Migrator<T> {
             resume_from: None,
             limit: None,
             progress: Progress::Auto,
+            to: None,
             _type: PhantomData,
         }
     }
@@ -166,9 +170,41 @@ impl<T> Migrator<T> {
     }
 }
 
+impl<T: Versioned> Migrator<T> {
+    /// Moves every record to `version`, up or down, instead of raising the
+    /// older ones to the write version: the rollback of a release writes
+    /// its records down to the version the release before it reads, before
+    /// that release is deployed again. Refused at once (nothing is read)
+    /// when `T` cannot write `version`: one it does not read, or one below a
+    /// step that cannot be run backward.
+    ///
+    /// ```
+    /// use schema_migrate::store::Migrator;
+    /// use schema_migrate::{Error, Versioned};
+    ///
+    /// #[derive(Versioned)]
+    /// #[schema(version = 3, migrate(from = 1, remove(legacy)), migrate(from = 2, add(retries = 3)))]
+    /// struct Job { retries: u32 }
+    ///
+    /// assert!(Migrator::<Job>::new().to_version(2).is_ok());
+    /// assert!(matches!(Migrator::<Job>::new().to_version(1), Err(Error::Irreversible { .. })));
+    /// ```
+    pub fn to_version(mut self, version: u32) -> Result<Self, crate::Error> {
+        T::writable(version)?;
+        self.to = Some(version);
+        Ok(self)
+    }
+
+    /// The version records are moved to: the one asked for with
+    /// [`Migrator::to_version`], or `T`'s write version.
+    pub fn target(&self) -> u32 {
+        self.to.unwrap_or(T::WRITE_VERSION)
+    }
+}
+
 impl<T> Migrator<T>
 where
-    T: Versioned + DeserializeVersionedOwned + Serialize,
+    T: SerializeVersioned + DeserializeVersionedOwned,
 {
     /// Runs the migration over `store`.
     ///
@@ -180,12 +216,15 @@ where
             started: Instant::now(),
             report: Report {
                 type_name: T::NAME,
-                version: T::VERSION,
+                version: self.target(),
                 dry_run: self.dry_run,
                 resumed_from: self.resume_from.clone(),
                 scanned: 0,
                 already_current: 0,
                 upgraded: 0,
+                downgraded: 0,
+                lossy: 0,
+                newer: 0,
                 carried: 0,
                 failed: Vec::new(),
                 conflicts: Vec::new(),
@@ -205,6 +244,7 @@ where
             dry_run: self.dry_run,
         };
         let encoding = store.encoding();
+        let (target, down) = (self.target(), self.to.is_some());
         // Two batches are in flight: while the engine writes one (and reads
         // the one after the next), the next is decoded and upgraded, so
         // neither the engine nor the migrator waits for the other. A batch
@@ -245,7 +285,9 @@ where
                 }
                 (written, Some(store.scan(after.as_deref(), want).await))
             };
-            let upgrade = async { (!records.is_empty()).then(|| upgrade::<T>(encoding, records)) };
+            let upgrade = async {
+                (!records.is_empty()).then(|| upgrade::<T>(encoding, records, target, down))
+            };
             let ((written, next), upgraded) = both(engine, upgrade).await;
             if let Some(batch) = decoded.take() {
                 match written.transpose() {
@@ -299,22 +341,28 @@ struct Batch {
     writes: Vec<CasWrite>,
     /// Per write: whether it carries fields its version does not model.
     carrying: Vec<bool>,
+    /// Per write: `None` up, `Some(lossy)` down.
+    down: Vec<Option<bool>>,
     current: u64,
+    newer: u64,
     failed: Vec<Failure>,
     scanned: u64,
     last_key: String,
 }
 
-/// Reads and upgrades a batch of records: what to write, what is current,
-/// what failed. `records` is not empty.
-fn upgrade<T>(encoding: &Encoding, records: Vec<Record>) -> Batch
+/// Reads and moves a batch of records to `target`: what to write, what is
+/// there already, what failed. `down`: newer records are written down to
+/// `target` too. `records` is not empty.
+fn upgrade<T>(encoding: &Encoding, records: Vec<Record>, target: u32, down: bool) -> Batch
 where
-    T: Versioned + DeserializeVersionedOwned + Serialize,
+    T: SerializeVersioned + DeserializeVersionedOwned,
 {
     let mut batch = Batch {
         writes: Vec::with_capacity(records.len()),
         carrying: Vec::with_capacity(records.len()),
+        down: Vec::with_capacity(records.len()),
         current: 0,
+        newer: 0,
         failed: Vec::new(),
         scanned: records.len() as u64,
         last_key: records.last().map(|r| r.key.clone()).unwrap_or_default(),
@@ -330,17 +378,20 @@ where
             continue;
         }
         let rewrite = encoding.read::<T>(&record.payload).and_then(|stored| {
-            if stored.was_upgraded() {
-                encoding
-                    .rewrite(&record.payload, &stored.value, stored.version, true)
-                    .map(Some)
-            } else {
-                Ok(None)
+            let to = plan::<T>(stored.version, stored.was_upgraded(), target, down);
+            if !matches!(to, Move::Up | Move::Down) {
+                return Ok((to, None));
             }
+            let rewrite =
+                encoding.rewrite(&record.payload, &stored.value, stored.version, target, true)?;
+            let lossy = to == Move::Down && loses_information(&stored.value, target);
+            Ok((to, Some((rewrite, lossy))))
         });
         match rewrite {
-            Ok(None) => batch.current += 1,
-            Ok(Some(rewrite)) => {
+            Ok((Move::Newer, _)) => batch.newer += 1,
+            Ok((_, None)) => batch.current += 1,
+            Ok((to, Some((rewrite, lossy)))) => {
+                batch.down.push((to == Move::Down).then_some(lossy));
                 batch.carrying.push(rewrite.carried > 0);
                 batch.writes.push(CasWrite {
                     key: record.key,
@@ -353,6 +404,23 @@ where
         }
     }
     batch
+}
+
+/// Whether writing `value` at `version` loses something: read back, it is
+/// not the value written (a field added later held something other than
+/// its `add` default, or a `back` function dropped information).
+fn loses_information<T>(value: &T, version: u32) -> bool
+where
+    T: SerializeVersioned + DeserializeVersionedOwned,
+{
+    let current = |v: &T| serde_json::to_vec(&crate::at_version(v, T::VERSION)).ok();
+    let Ok(written) = serde_json::to_vec(&crate::at_version(value, version)) else {
+        return true;
+    };
+    match serde_json::from_slice::<T>(&written) {
+        Ok(back) => current(&back).is_none() || current(&back) != current(value),
+        Err(_) => true,
+    }
 }
 
 /// Runs two futures at once: the engine's round trips and the upgrade of
@@ -399,15 +467,15 @@ impl Run {
         let report = &mut self.report;
         match outcomes {
             None => {
-                report.upgraded += batch.writes.len() as u64;
-                report.carried += batch.carrying.iter().filter(|&&c| c).count() as u64;
+                for i in 0..batch.writes.len() {
+                    report.count_write(batch.carrying[i], batch.down[i]);
+                }
             }
             Some(outcomes) => {
                 for (i, write) in batch.writes.iter().enumerate() {
                     match outcomes.get(i) {
                         Some(Cas::Written { .. }) => {
-                            report.upgraded += 1;
-                            report.carried += u64::from(batch.carrying[i]);
+                            report.count_write(batch.carrying[i], batch.down[i]);
                         }
                         // No outcome is not a write that happened.
                         Some(Cas::Conflict) | None => report.conflicts.push(write.key.clone()),
@@ -418,6 +486,7 @@ impl Run {
         self.batches += 1;
         report.scanned += batch.scanned;
         report.already_current += batch.current;
+        report.newer += batch.newer;
         for failure in &batch.failed {
             tracing::warn!(
                 target: "schema_migrate",
@@ -439,6 +508,7 @@ impl Run {
                 batch = self.batches,
                 scanned = report.scanned,
                 upgraded = report.upgraded,
+                downgraded = report.downgraded,
                 already_current = report.already_current,
                 failed = report.failed.len(),
                 conflicts = report.conflicts.len(),
@@ -460,6 +530,9 @@ impl Run {
             type_name = report.type_name,
             scanned = report.scanned,
             upgraded = report.upgraded,
+            downgraded = report.downgraded,
+            lossy = report.lossy,
+            newer = report.newer,
             already_current = report.already_current,
             failed = report.failed.len(),
             conflicts = report.conflicts.len(),
@@ -515,7 +588,8 @@ pub struct Failure {
 pub struct Report {
     /// The versioned type's name.
     pub type_name: &'static str,
-    /// The version records were upgraded to.
+    /// The version records were moved to: the write version of the type,
+    /// or the one given to [`Migrator::to_version`].
     pub version: u32,
     /// Whether this was a dry run: `upgraded` then counts what would have
     /// been written.
@@ -524,10 +598,20 @@ pub struct Report {
     pub resumed_from: Option<String>,
     /// Records read.
     pub scanned: u64,
-    /// Records already at the current version, not written.
+    /// Records already at the target version, not written.
     pub already_current: u64,
     /// Records upgraded and written (or, in a dry run, that would be).
     pub upgraded: u64,
+    /// Records written down to the target version (or that would be), with
+    /// [`Migrator::to_version`].
+    pub downgraded: u64,
+    /// Of the downgraded records, those that lost information on the way:
+    /// read back, they are not what they were (a field added after the
+    /// target version held something other than its `add` default, say).
+    pub lossy: u64,
+    /// Records newer than the write version, left in place (without
+    /// [`Migrator::to_version`], a run only raises older records).
+    pub newer: u64,
     /// Of the upgraded records, those whose stored value held fields its
     /// version does not model (written by another program, say): the
     /// written record carries them.
@@ -547,6 +631,18 @@ pub struct Report {
 }
 
 impl Report {
+    /// Counts a record written (or, in a dry run, that would be).
+    fn count_write(&mut self, carrying: bool, down: Option<bool>) {
+        self.carried += u64::from(carrying);
+        match down {
+            None => self.upgraded += 1,
+            Some(lossy) => {
+                self.downgraded += 1;
+                self.lossy += u64::from(lossy);
+            }
+        }
+    }
+
     /// Records scanned per second of wall time.
     pub fn records_per_second(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
@@ -576,6 +672,25 @@ impl fmt::Display for Report {
         writeln!(f, "  scanned          {}", self.scanned)?;
         writeln!(f, "  already current  {}", self.already_current)?;
         writeln!(f, "  {upgraded:<16} {}", self.upgraded)?;
+        if self.downgraded > 0 {
+            let downgraded = if self.dry_run {
+                "would downgrade"
+            } else {
+                "downgraded"
+            };
+            writeln!(f, "  {downgraded:<16} {}", self.downgraded)?;
+            let lose = if self.dry_run { "would lose" } else { "lost" };
+            // Records that read back differently: a field added after the
+            // target version held more than its default.
+            writeln!(f, "  {:<16} {}", format!("{lose} data"), self.lossy)?;
+        }
+        if self.newer > 0 {
+            writeln!(
+                f,
+                "  newer            {} (above the write version {}; left in place, `--to {}` writes them down)",
+                self.newer, self.version, self.version
+            )?;
+        }
         if self.carried > 0 {
             writeln!(
                 f,
@@ -712,6 +827,14 @@ impl Bar {
             report.conflicts.len(),
             report.records_per_second(),
         ));
+        if report.downgraded > 0 {
+            let down = if report.dry_run {
+                "to downgrade"
+            } else {
+                "downgraded"
+            };
+            line.push_str(&format!(", {} {down}", report.downgraded));
+        }
         if let Some(key) = &report.last_key {
             line.push_str(&format!(", at {key}"));
         }

@@ -27,14 +27,13 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use serde::Serialize;
-
 use super::{Migrator, Progress};
-use crate::{DeserializeVersionedOwned, Versioned};
+use crate::{DeserializeVersionedOwned, SerializeVersioned};
 
 /// The `--help` text.
 pub const USAGE: &str = "\
-Upgrade every stored record to the current version of the type.
+Upgrade every stored record to the version the type writes (or, with --to,
+move every record to the version given).
 
 Usage: <program> --store URL [options]
 
@@ -65,6 +64,10 @@ Existing Redis keys:
   --batch-size N       records read and written per transaction [default: 500]
   --resume-from KEY    start after KEY (the last key of an interrupted run)
   --limit N            stop after N records
+  --to VERSION         move every record to this version, up or down (the
+                       rollback of a release: write its records down to the
+                       version the release before it reads) [default: the
+                       type's write version, raising older records only]
   --progress MODE      auto: a progress line on a terminal; otherwise `tracing`
                        events if the program installed a subscriber, else
                        plain lines on stderr, one a second, with the last key
@@ -96,6 +99,8 @@ pub struct Options {
     pub limit: Option<u64>,
     /// `--progress`.
     pub progress: Progress,
+    /// `--to`: the version to move every record to, up or down.
+    pub to: Option<u32>,
 }
 
 /// What the command line asked for.
@@ -127,6 +132,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut batch_size = super::batch::DEFAULT_BATCH_SIZE;
     let mut resume_from = None;
     let mut limit = None;
+    let mut to = None;
     let mut progress = Progress::Auto;
     let mut key: Option<Vec<String>> = None;
     let mut payload = None;
@@ -209,6 +215,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
                         .map_err(|_| format!("--limit: expected a number, got {v:?}"))?,
                 );
             }
+            "--to" => {
+                let v = value("a version")?;
+                to = Some(
+                    v.parse::<u32>()
+                        .map_err(|_| format!("--to: expected a version number, got {v:?}"))?,
+                );
+            }
             "--progress" => {
                 let v = value("auto, bar, lines or events")?;
                 progress = match v.as_str() {
@@ -273,6 +286,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         resume_from,
         limit,
         progress,
+        to,
     })))
 }
 
@@ -280,7 +294,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
 /// and returns the exit status (see the [module docs](self)).
 pub fn run<T>() -> ExitCode
 where
-    T: Versioned + DeserializeVersionedOwned + Serialize,
+    T: SerializeVersioned + DeserializeVersionedOwned,
 {
     run_with_args::<T>(std::env::args().skip(1))
 }
@@ -288,7 +302,7 @@ where
 /// Like [`run`], with the arguments given (without the program name).
 pub fn run_with_args<T>(args: impl IntoIterator<Item = String>) -> ExitCode
 where
-    T: Versioned + DeserializeVersionedOwned + Serialize,
+    T: SerializeVersioned + DeserializeVersionedOwned,
 {
     let options = match parse(args) {
         Ok(Command::Run(options)) => options,
@@ -323,7 +337,7 @@ where
 
 async fn migrate<T>(options: Options) -> ExitCode
 where
-    T: Versioned + DeserializeVersionedOwned + Serialize,
+    T: SerializeVersioned + DeserializeVersionedOwned,
 {
     // Nothing is created: a dry run writes nothing (and opens a SQLite file
     // read-only), and a misspelled file or table is an error rather than an
@@ -354,7 +368,19 @@ where
         }
         other => other,
     };
-    let mut migrator = Migrator::<T>::new()
+    let mut migrator = Migrator::<T>::new();
+    if let Some(version) = options.to {
+        // Refused before the store is read: a version below a step that
+        // cannot be run backward, or one the type does not read.
+        migrator = match migrator.to_version(version) {
+            Ok(migrator) => migrator,
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "error: --to {version}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    }
+    let mut migrator = migrator
         .dry_run(options.dry_run)
         .batch_size(options.batch_size)
         .progress(progress);

@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 use crate::content::Content;
 #[cfg(any(feature = "msgpack", feature = "cbor"))]
 use crate::de::with_typed_errors;
-use crate::{DeserializeVersionedOwned, Error, Stored, Versioned};
+use crate::{DeserializeVersionedOwned, Error, SerializeVersioned, Stored, Versioned};
 
 /// How a payload is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -239,13 +239,15 @@ impl Encoding {
     /// `original` with its versioned value (read at `version`) replaced by
     /// `value`; when `carry`, the fields the stored value held that its
     /// version does not model are kept in the written value.
-    pub(crate) fn rewrite<T: Versioned + Serialize>(
+    pub(crate) fn rewrite<T: SerializeVersioned>(
         &self,
         original: &[u8],
         value: &T,
         version: u32,
+        write: u32,
         carry: bool,
     ) -> Result<Rewrite, Problem> {
+        let value = &crate::at_version(value, write);
         let known = if carry {
             T::stored_fields(version)
         } else {
@@ -356,7 +358,7 @@ impl Encoding {
 
     /// A payload holding `value`: the value itself, or, with a path,
     /// `original` (which must exist) with the value at the path replaced.
-    pub(crate) fn write<T: Versioned + Serialize>(
+    pub(crate) fn write<T: SerializeVersioned>(
         &self,
         original: Option<&[u8]>,
         value: &T,
@@ -366,7 +368,9 @@ impl Encoding {
                 Format::Json => serde_json::to_vec(value).map_err(serialize),
                 format => binary_encode(format, value),
             },
-            (_, Some(original)) => Ok(self.rewrite(original, value, T::VERSION, false)?.payload),
+            (_, Some(original)) => Ok(self
+                .rewrite(original, value, T::VERSION, T::WRITE_VERSION, false)?
+                .payload),
             (_, None) => Err(self.no_envelope()),
         }
     }

@@ -3,17 +3,16 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::Serialize;
-
 use super::codec::Problem;
 use super::{Cas, CasWrite, Record, RecordStore, StoreError};
-use crate::{DeserializeVersionedOwned, Versioned};
+use crate::{DeserializeVersionedOwned, SerializeVersioned, Versioned};
 
 /// Loads and saves values of a versioned type `T` in a [`RecordStore`],
 /// upgrading older records as they are loaded.
 ///
-/// With [`Lazy::write_back`] on, an upgraded record is written back in its
-/// current form with a compare-and-swap on the revision that was read: if
+/// With [`Lazy::write_back`] on, a record older than `T`'s write version is
+/// written back at that version (`#[schema(write_version = N)]`, by default
+/// the current one) with a compare-and-swap on the revision that was read: if
 /// someone wrote the record in between, their write stays and the load
 /// reports [`WriteBack::Conflict`].
 ///
@@ -211,7 +210,7 @@ impl<S, T> Lazy<S, T> {
 impl<S, T> Lazy<S, T>
 where
     S: RecordStore,
-    T: Versioned + DeserializeVersionedOwned + Serialize,
+    T: SerializeVersioned + DeserializeVersionedOwned,
 {
     /// Loads the record under `key`, upgrading it if it is older than `T`'s
     /// version; `None` if there is no such record.
@@ -233,7 +232,10 @@ where
             revision: record.revision,
             write_back: WriteBack::NotNeeded,
         };
-        if !loaded.was_upgraded() {
+        // A record at or above the write version is never rewritten: during
+        // a rolling deploy, the release before this one must still read it.
+        let target = T::WRITE_VERSION;
+        if super::plan::<T>(loaded.version, loaded.upgraded, target, false) != super::Move::Up {
             return Ok(Some(loaded));
         }
         if !self.write_back {
@@ -241,7 +243,7 @@ where
             return Ok(Some(loaded));
         }
         let payload = encoding
-            .rewrite(&record.payload, &loaded.value, loaded.version, true)
+            .rewrite(&record.payload, &loaded.value, loaded.version, target, true)
             .map_err(fail)?
             .payload;
         let write = CasWrite {

@@ -318,3 +318,39 @@ pub(crate) fn check_identifier(
         ))
     }
 }
+
+/// What a migration does with a record, by the version it is stored at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Move {
+    /// At the target: left as it is.
+    Keep,
+    /// Older than the target: written at the target.
+    Up,
+    /// Newer than the target, which was asked for: written at the target.
+    Down,
+    /// Newer than the target, which is only the write version: left in
+    /// place (a newer release wrote it; the release writing the target
+    /// reads it).
+    Newer,
+}
+
+/// The move of a record of `T` stored at `stored` toward `target`;
+/// `upgraded`: reading it upgraded it or a value nested in it; `down`: the
+/// target was asked for, so newer records are written down to it.
+pub(crate) fn plan<T: crate::Versioned>(
+    stored: u32,
+    upgraded: bool,
+    target: u32,
+    down: bool,
+) -> Move {
+    use std::cmp::Ordering;
+    match stored.cmp(&target) {
+        Ordering::Less => Move::Up,
+        // At the current version, a nested value that was upgraded is
+        // written up too; at an older target the record stays as written.
+        Ordering::Equal if upgraded && target == T::VERSION => Move::Up,
+        Ordering::Equal => Move::Keep,
+        Ordering::Greater if down => Move::Down,
+        Ordering::Greater => Move::Newer,
+    }
+}
