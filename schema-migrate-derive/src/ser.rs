@@ -539,16 +539,15 @@ fn action(a: &Action, step_ref: &TokenStream) -> TokenStream {
             // On the user's function: a signature that does not fit, or a
             // field that cannot be cloned for it, is reported there.
             let span = crate::attr::path_span(function);
-            // The borrowed field is cloned for `back`: a type that is not
-            // `Clone` is reported on the function too.
-            let value = if *borrowed {
-                let l = Ident::new(&l.to_string(), span);
-                quote_spanned!(span=> ::core::clone::Clone::clone(#l))
+            // A borrowed field is lent to `back` (or cloned for one that
+            // takes it by value); one an earlier `back` made is moved.
+            let method = if *borrowed {
+                quote_spanned!(span=> back_ref)
             } else {
-                quote!(#l)
+                quote_spanned!(span=> back_owned)
             };
             let call = quote_spanned! {span=>
-                ::schema_migrate::TransformFn::<#new, #old>::apply(#function, #value)
+                ::schema_migrate::BackFn::<#new, #old, _>::#method(#function, #l)
             };
             quote! {
                 let #l = match #call {
@@ -605,7 +604,7 @@ fn value_ops(input: &Input, step: &attr::Step, step_ref: &TokenStream) -> Vec<To
                 let f = &field.value;
                 let span = crate::attr::path_span(function);
                 let call = quote_spanned! {span=>
-                    ::schema_migrate::TransformFn::<_, #ty>::apply(#function, __new)
+                    ::schema_migrate::BackFn::<_, #ty, _>::back_owned(#function, __new)
                 };
                 quote!(#sm::back::transform(&mut __object, #step_ref, #op_index, #f, |__new| #call)?;)
             }

@@ -187,13 +187,13 @@ pub fn to_value_at<T: SerializeVersioned>(value: &T, version: u32) -> Result<Val
     write::<T, _>(version, || serde_json::to_value(at_version(value, version)))
 }
 
-/// Checks that `T` can write `version` before writing anything, then
-/// writes, returning the typed error of a failed `back` function.
+/// Writes, returning the typed error of a version that cannot be written
+/// or of a failed `back` function (checked only when writing fails, so the
+/// write itself costs what serde's does).
 fn write<T: SerializeVersioned, R>(
     version: u32,
     write: impl FnOnce() -> serde_json::Result<R>,
 ) -> Result<R, Error> {
-    T::writable(version)?;
     quietly(|| {
         with_typed_errors(write, |message| Error::InvalidData {
             type_name: T::NAME,

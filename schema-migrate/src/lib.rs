@@ -21,7 +21,7 @@ pub use de::{DeserializeVersioned, DeserializeVersionedOwned, Stored};
 pub use error::{BoxError, Error};
 pub use history::{Op, Step};
 pub use value::{TransformFn, TransformOutput};
-pub use write::{at_version, AtVersion, SerializeVersioned};
+pub use write::{at_version, AtVersion, BackFn, ByRef, ByValue, SerializeVersioned};
 
 /// Derives [`Versioned`], `serde::Serialize` and `serde::Deserialize` from a
 /// `#[schema(...)]` history. See the crate documentation.

@@ -13,6 +13,7 @@ use serde::ser::{self, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::BoxError;
+use crate::value::TransformOutput;
 use crate::{Error, Op, Step, Versioned};
 
 /// A [`Versioned`] type that can write its older versions. Implemented by
@@ -59,6 +60,80 @@ pub struct AtVersion<'a, T> {
 impl<T: SerializeVersioned> Serialize for AtVersion<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.value.__serialize_at(self.version, serializer)
+    }
+}
+
+/// The functions a `transform(field: Old => up, back = down)` step can
+/// write the older version with: `fn(&New) -> Old` (the value being written
+/// is only borrowed) or `fn(New) -> Old` (then `New: Clone`: the field is
+/// cloned for it), each also returning `Result<Old, E>` with `E: Display`.
+/// Implemented for every such function; the derive checks `down` against
+/// it, on the function's name.
+///
+/// ```
+/// use schema_migrate::{BackFn, ByRef, ByValue};
+///
+/// fn count(travelers: &Vec<String>) -> u32 {
+///     travelers.len() as u32
+/// }
+/// fn joined(tags: Vec<String>) -> String {
+///     tags.join(",")
+/// }
+/// let travelers = vec!["ada".to_owned(), "bo".to_owned()];
+/// assert_eq!(BackFn::<_, u32, ByRef>::back_ref(count, &travelers)?, 2);
+/// assert_eq!(BackFn::<_, String, ByValue>::back_ref(joined, &travelers)?, "ada,bo");
+/// # Ok::<(), schema_migrate::BoxError>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not fit `back = ..` writing `{Old}` from `{New}`",
+    label = "expected `fn(&{New}) -> {Old}`, or `fn({New}) -> {Old}` with `{New}: Clone`",
+    note = "either may return `Result<{Old}, E>` with `E: Display`; a `back` function taking the field by value gets a clone of it, because the value being written is only borrowed"
+)]
+pub trait BackFn<New, Old, How> {
+    /// Calls the function on a borrowed value.
+    fn back_ref(self, new: &New) -> Result<Old, BoxError>;
+    /// Calls the function on an owned value (made by an earlier `back`).
+    fn back_owned(self, new: New) -> Result<Old, BoxError>;
+}
+
+/// [`BackFn`] for `fn(New) -> Old`.
+#[derive(Debug)]
+pub enum ByValue {}
+
+/// [`BackFn`] for `fn(&New) -> Old`.
+#[derive(Debug)]
+pub enum ByRef {}
+
+impl<F, New, Old, Out> BackFn<New, Old, ByValue> for F
+where
+    F: FnOnce(New) -> Out,
+    New: Clone,
+    Out: TransformOutput<Old>,
+{
+    #[inline]
+    fn back_ref(self, new: &New) -> Result<Old, BoxError> {
+        self(new.clone()).into_step()
+    }
+
+    #[inline]
+    fn back_owned(self, new: New) -> Result<Old, BoxError> {
+        self(new).into_step()
+    }
+}
+
+impl<F, New, Old, Out> BackFn<New, Old, ByRef> for F
+where
+    F: FnOnce(&New) -> Out,
+    Out: TransformOutput<Old>,
+{
+    #[inline]
+    fn back_ref(self, new: &New) -> Result<Old, BoxError> {
+        self(new).into_step()
+    }
+
+    #[inline]
+    fn back_owned(self, new: New) -> Result<Old, BoxError> {
+        self(&new).into_step()
     }
 }
 

@@ -324,14 +324,23 @@ proptest! {
 // ---------------------------------------------------------------------------
 // `write_version`, nested values, errors.
 
-/// Release B of a rolling deploy: reads version 4, writes version 3.
+#[allow(
+    clippy::ptr_arg,
+    reason = "a back function borrows the field as its type is"
+)]
+fn count_borrowed(travelers: &Vec<String>) -> u32 {
+    travelers.len() as u32
+}
+
+/// Release B of a rolling deploy: reads version 4, writes version 3; its
+/// `back` borrows the field (no clone).
 #[derive(Debug, Clone, PartialEq, Versioned)]
 #[schema(
     version = 4,
     write_version = 3,
     migrate(from = 1, add(travelers = 1)),
     migrate(from = 2, rename(destination = city)),
-    migrate(from = 3, transform(travelers: u32 => by_type, back = count)),
+    migrate(from = 3, transform(travelers: u32 => by_type, back = count_borrowed)),
 )]
 struct TripB {
     city: String,
