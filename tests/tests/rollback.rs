@@ -498,3 +498,94 @@ fn the_history_shows_each_inverse() {
         .all(schema_migrate::Op::is_reversible));
     assert!(!Fragile::STEPS[0].ops[0].is_reversible());
 }
+
+// ---------------------------------------------------------------------------
+// Older versions keep each field's own serde attributes, generics, flatten
+// and adjacently tagged enums.
+
+mod as_text {
+    pub fn serialize<S: serde::Serializer>(n: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(n)
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Extra {
+    source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Versioned)]
+#[serde(rename_all = "camelCase")]
+#[schema(version = 2, migrate(from = 1, rename(payloadItems = items), add(createdBy = "system".to_owned())))]
+struct Envelope<T> {
+    items: Vec<T>,
+    #[serde(with = "as_text")]
+    retry_count: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    labels: Vec<String>,
+    #[serde(skip)]
+    cache: Option<String>,
+    #[serde(flatten)]
+    extra: Extra,
+    created_by: String,
+}
+
+#[test]
+fn older_versions_keep_field_attributes_and_generics() {
+    let value = Envelope {
+        items: vec![1u8, 2],
+        retry_count: 7,
+        labels: Vec::new(),
+        cache: Some("not written".into()),
+        extra: Extra {
+            source: "api".into(),
+        },
+        created_by: "ada".into(),
+    };
+    assert_eq!(
+        schema_migrate::json::to_string_at(&value, 1).unwrap(),
+        r#"{"_version":1,"payloadItems":[1,2],"retryCount":"7","source":"api"}"#
+    );
+    let back = serde_json::from_str::<Envelope<u8>>(
+        &schema_migrate::json::to_string_at(&value, 1).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        back,
+        Envelope {
+            cache: None,
+            created_by: "system".into(),
+            ..value.clone()
+        }
+    );
+}
+
+#[derive(Debug, Clone, PartialEq, Versioned)]
+#[serde(tag = "t", content = "c", rename_all = "snake_case")]
+#[schema(version = 2, migrate(from = 1, rename_variant(wait = pause)))]
+enum Step {
+    Pause(u32),
+    Go {
+        speed: u8,
+    },
+    #[serde(rename = "halt")]
+    Stop,
+}
+
+#[test]
+fn an_adjacently_tagged_enum_gets_its_old_variant_names_back() {
+    let at1 = |s: &Step| schema_migrate::json::to_string_at(s, 1).unwrap();
+    assert_eq!(at1(&Step::Pause(3)), r#"{"_version":1,"t":"wait","c":3}"#);
+    assert_eq!(
+        at1(&Step::Go { speed: 2 }),
+        r#"{"_version":1,"t":"go","c":{"speed":2}}"#
+    );
+    assert_eq!(at1(&Step::Stop), r#"{"_version":1,"t":"halt"}"#);
+    for s in [Step::Pause(3), Step::Go { speed: 2 }, Step::Stop] {
+        assert_eq!(serde_json::from_str::<Step>(&at1(&s)).unwrap(), s);
+    }
+}
