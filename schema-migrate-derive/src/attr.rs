@@ -59,6 +59,8 @@ pub struct Container {
     pub oldest: Option<Num>,
     /// `write_version = N`: the version `Serialize` writes.
     pub write_version: Option<Num>,
+    /// `context = path::Ctx`: what the step functions may take as `&Ctx`.
+    pub context: Option<Type>,
     pub steps: Vec<Step>,
 }
 
@@ -144,6 +146,7 @@ const CONTAINER_KEYS: &[&str] = &[
     "untagged",
     "oldest",
     "write_version",
+    "context",
     "migrate",
 ];
 const STEP_KEYS: &[&str] = &[
@@ -182,6 +185,12 @@ fn parse_container(cx: &Ctxt, c: &mut Container, input: ParseStream) -> syn::Res
         "version" => num_value(input).map(|n| set_once(cx, &mut c.version, n, &key)),
         "oldest" => num_value(input).map(|n| set_once(cx, &mut c.oldest, n, &key)),
         "write_version" => num_value(input).map(|n| set_once(cx, &mut c.write_version, n, &key)),
+        "context" => {
+            input.parse::<Token![=]>()?;
+            let ty: Type = input.parse()?;
+            set_once(cx, &mut c.context, ty, &key);
+            Ok(())
+        }
         "tag" => {
             input.parse::<Token![=]>()?;
             let lit: LitStr = input.parse()?;

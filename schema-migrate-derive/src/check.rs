@@ -22,6 +22,8 @@ pub struct Plan<'a> {
     pub version: u32,
     /// `write_version = N`, or the current version.
     pub write_version: u32,
+    /// `context = Ctx`: step functions may take `&Ctx` last.
+    pub context: Option<&'a Type>,
     pub tag: String,
     pub untagged: Option<Untagged>,
     pub history: History<'a>,
@@ -205,6 +207,7 @@ pub fn check<'a>(cx: &Ctxt, input: &'a Input<'a>, c: &'a Container) -> Option<Pl
     Some(Plan {
         version: version.value,
         write_version,
+        context: c.context.as_ref(),
         tag,
         untagged,
         history,

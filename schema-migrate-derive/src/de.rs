@@ -28,9 +28,10 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
             shapes,
             conversions,
         } => {
-            let old_types = old_types(input, *oldest, shapes, conversions);
+            let old_types = old_types(input, *oldest, shapes, conversions, plan.context);
             let read_map = declarative_read_map(input, plan, *oldest, shapes);
-            let (read_value, bounds) = declarative_read_value(input, *oldest, steps, shapes);
+            let (read_value, bounds) =
+                declarative_read_value(input, *oldest, steps, shapes, plan.context);
             (old_types, read_map, read_value, bounds)
         }
         History::Typed {
@@ -342,6 +343,7 @@ fn old_types(
     oldest: u32,
     shapes: &[Option<Shape>],
     conversions: &[Vec<Conversion>],
+    context: Option<&syn::Type>,
 ) -> TokenStream {
     let sm = sm();
     let (impl_g, ty_g, where_c) = input.generics.split_for_impl();
@@ -381,7 +383,7 @@ fn old_types(
                         .iter()
                         .find(|s| s.ident == *target)
                         .expect("slot for conversion");
-                    let value = conversion_value(c, slot, &step_ref);
+                    let value = conversion_value(c, slot, &step_ref, context);
                     quote!(#target: #value)
                 });
                 let phantom_assign = match (&phantom, is_last) {
@@ -551,16 +553,51 @@ fn transform_call(
     function: &syn::Path,
     old: &syn::Type,
     new: Option<&syn::Type>,
+    context: Option<&syn::Type>,
     value: &TokenStream,
 ) -> TokenStream {
     let new = new.map_or_else(|| quote!(_), ToTokens::to_token_stream);
-    quote_spanned! {crate::attr::path_span(function)=>
-        ::schema_migrate::TransformFn::<#old, #new>::apply(#function, #value)
+    let span = crate::attr::path_span(function);
+    match context {
+        // With a context, the function may take `&Ctx` last.
+        Some(ctx) => quote_spanned! {span=>
+            ::schema_migrate::context::call::Transform::<#old, #new, #ctx, _>::apply(#function, #value)
+        },
+        None => quote_spanned! {span=>
+            ::schema_migrate::TransformFn::<#old, #new>::apply(#function, #value)
+        },
+    }
+}
+
+/// A `with` step's call on `__object`, through `apply` (`value::with`, or
+/// `back::with` for the inverse) and its boxed form for a type with a
+/// context, whose function may take `&Ctx` last.
+pub fn with_call(
+    apply: TokenStream,
+    function: &syn::Path,
+    context: Option<&syn::Type>,
+    step_ref: &TokenStream,
+    op_index: usize,
+) -> TokenStream {
+    match context {
+        Some(ctx) => {
+            let span = crate::attr::path_span(function);
+            let call = quote_spanned! {span=>
+                ::schema_migrate::context::call::With::<#ctx, _>::call(#function, __m)
+            };
+            quote!(#apply::with_boxed(&mut __object, #step_ref, #op_index, |__m| #call)?;)
+        }
+        None => quote!(#apply::with(&mut __object, #step_ref, #op_index, #function)?;),
     }
 }
 
 /// The value of one field of version N+1 built from `self` at version N.
-fn conversion_value(c: &Conversion, target: &Slot, step_ref: &TokenStream) -> TokenStream {
+fn conversion_value(
+    c: &Conversion,
+    target: &Slot,
+    step_ref: &TokenStream,
+    context: Option<&syn::Type>,
+) -> TokenStream {
     let sm = sm();
     if matches!(target.ty, SlotTy::Removed | SlotTy::Shadow) {
         // Removed later in history: never read, so nothing to compute.
@@ -575,7 +612,7 @@ fn conversion_value(c: &Conversion, target: &Slot, step_ref: &TokenStream) -> To
         let Some(new_ty) = produces else { continue };
         // On the user's function: a signature that does not fit is one
         // error there, saying which signature a transform needs.
-        let call = transform_call(function, old_ty, Some(new_ty), &value);
+        let call = transform_call(function, old_ty, Some(new_ty), context, &value);
         value = quote! {
             match #call {
                 ::core::result::Result::Ok(__new) => __new,
@@ -652,6 +689,7 @@ fn declarative_read_value(
     oldest: u32,
     steps: &[&attr::Step],
     shapes: &[Option<Shape>],
+    context: Option<&syn::Type>,
 ) -> (TokenStream, Vec<TokenStream>) {
     let sm = sm();
     let ident = input.ident;
@@ -704,17 +742,17 @@ fn declarative_read_value(
                     Some(Some(new_ty)) => {
                         bounds.push(quote!(#new_ty: #sm::serde::Serialize));
                         bounds.push(quote!(#ty: #sm::serde::de::DeserializeOwned));
-                        let call = transform_call(function, ty, Some(&new_ty), &quote!(__old));
+                        let call = transform_call(function, ty, Some(&new_ty), context, &quote!(__old));
                         quote!(#sm::value::transform(&mut __object, #step_ref, #op_index, #f, |__old: #ty| #call)?;)
                     }
                     Some(None) => TokenStream::new(),
                     None => {
-                        let call = transform_call(function, ty, None, &quote!(__old));
+                        let call = transform_call(function, ty, None, context, &quote!(__old));
                         quote!(#sm::value::transform(&mut __object, #step_ref, #op_index, #f, |__old: #ty| #call)?;)
                     }
                 }
             }
-            Op::With { function, .. } => quote!(#sm::value::with(&mut __object, #step_ref, #op_index, #function)?;),
+            Op::With { function, .. } => with_call(quote!(#sm::value), function, context, &step_ref, op_index),
             Op::RenameVariant { from, to } => {
                 let (a, b) = (&from.value, &to.value);
                 let tag = variant_tag.as_deref().unwrap_or_default();

@@ -156,6 +156,7 @@ fn declarative(
             &writers.shapes[k],
             &writers.shapes[k + 1],
             down,
+            plan.context,
         ));
     }
     let raise = quote!(return ::core::result::Result::Err(#sm::back::raise(__e)));
@@ -209,7 +210,7 @@ fn declarative(
         let blocks = writers.value_steps.iter().map(|&i| {
             let from = oldest + i as u32;
             let step_ref = quote!(&<#ident #ty_g as ::schema_migrate::Versioned>::STEPS[#i]);
-            let ops = value_ops(input, steps[i], &step_ref);
+            let ops = value_ops(input, steps[i], &step_ref, plan.context);
             quote! {
                 if __version <= #from {
                     #(#ops)*
@@ -462,6 +463,7 @@ fn down_impl(
     later: &WriteShape,
     earlier: &WriteShape,
     down: &Down,
+    context: Option<&syn::Type>,
 ) -> TokenStream {
     let ident = input.ident;
     let (_, ty_g, _) = input.generics.split_for_impl();
@@ -484,7 +486,7 @@ fn down_impl(
                     quote!(#i: _)
                 }
             });
-            let actions = down.actions.iter().map(|a| action(a, &step_ref));
+            let actions = down.actions.iter().map(|a| action(a, &step_ref, context));
             let build = earlier.iter().map(|f| {
                 let i = &f.ident;
                 let l = local(i);
@@ -524,7 +526,7 @@ fn down_impl(
 }
 
 /// One statement of a `__down`, on the locals named after the fields.
-fn action(a: &Action, step_ref: &TokenStream) -> TokenStream {
+fn action(a: &Action, step_ref: &TokenStream, context: Option<&syn::Type>) -> TokenStream {
     let sm = sm();
     match a {
         Action::Back {
@@ -546,8 +548,13 @@ fn action(a: &Action, step_ref: &TokenStream) -> TokenStream {
             } else {
                 quote_spanned!(span=> back_owned)
             };
-            let call = quote_spanned! {span=>
-                ::schema_migrate::BackFn::<#new, #old, _>::#method(#function, #l)
+            let call = match context {
+                Some(ctx) => quote_spanned! {span=>
+                    ::schema_migrate::context::call::Back::<#new, #old, #ctx, _>::#method(#function, #l)
+                },
+                None => quote_spanned! {span=>
+                    ::schema_migrate::BackFn::<#new, #old, _>::#method(#function, #l)
+                },
             };
             quote! {
                 let #l = match #call {
@@ -567,7 +574,12 @@ fn action(a: &Action, step_ref: &TokenStream) -> TokenStream {
 }
 
 /// A step undone on the JSON object, its ops in reverse order.
-fn value_ops(input: &Input, step: &attr::Step, step_ref: &TokenStream) -> Vec<TokenStream> {
+fn value_ops(
+    input: &Input,
+    step: &attr::Step,
+    step_ref: &TokenStream,
+    context: Option<&syn::Type>,
+) -> Vec<TokenStream> {
     let sm = sm();
     let variant_tag = match &input.data {
         Data::Enum(_, Repr::Internal { tag } | Repr::Adjacent { tag, .. }) => Some(tag.as_str()),
@@ -603,15 +615,20 @@ fn value_ops(input: &Input, step: &attr::Step, step_ref: &TokenStream) -> Vec<To
             } => {
                 let f = &field.value;
                 let span = crate::attr::path_span(function);
-                let call = quote_spanned! {span=>
-                    ::schema_migrate::BackFn::<_, #ty, _>::back_owned(#function, __new)
+                let call = match context {
+                    Some(ctx) => quote_spanned! {span=>
+                        ::schema_migrate::context::call::Back::<_, #ty, #ctx, _>::back_owned(#function, __new)
+                    },
+                    None => quote_spanned! {span=>
+                        ::schema_migrate::BackFn::<_, #ty, _>::back_owned(#function, __new)
+                    },
                 };
                 quote!(#sm::back::transform(&mut __object, #step_ref, #op_index, #f, |__new| #call)?;)
             }
             Op::With {
                 back: Some(function),
                 ..
-            } => quote!(#sm::back::with(&mut __object, #step_ref, #op_index, #function)?;),
+            } => crate::de::with_call(quote!(#sm::back), function, context, step_ref, op_index),
             Op::RenameVariant { from, to } => {
                 let (a, b) = (&from.value, &to.value);
                 let tag = variant_tag.unwrap_or_default();

@@ -64,6 +64,23 @@ pub enum Error {
         /// What the step's function or conversion returned.
         source: BoxError,
     },
+    /// A step function takes a context (`#[schema(context = Ctx)]`) and the
+    /// payload was read (or written) with none of its type in scope: no
+    /// step runs on a guess. Read it inside
+    /// [`with_context`](crate::with_context) or with
+    /// [`json::from_str_with`](crate::json::from_str_with).
+    MissingContext {
+        /// The versioned type.
+        type_name: &'static str,
+        /// The version the step ran from.
+        from: u32,
+        /// The version the step ran to.
+        to: u32,
+        /// The op whose function needs the context.
+        op: String,
+        /// The context's type.
+        context: &'static str,
+    },
     /// A value cannot be written at the version asked for: a step above it
     /// cannot be run backward (a `remove` without the value to restore, a
     /// `transform` or `with` without `back`, a typed step not `reversible`).
@@ -117,6 +134,7 @@ impl Error {
             | Error::InvalidTag { type_name, .. }
             | Error::StepFailed { type_name, .. }
             | Error::Irreversible { type_name, .. }
+            | Error::MissingContext { type_name, .. }
             | Error::UnknownVersion { type_name, .. }
             | Error::InvalidData { type_name, .. } => type_name,
         }
@@ -131,6 +149,7 @@ impl Error {
             Error::InvalidTag { .. } => "invalid_tag",
             Error::StepFailed { .. } => "step_failed",
             Error::Irreversible { .. } => "irreversible",
+            Error::MissingContext { .. } => "missing_context",
             Error::UnknownVersion { .. } => "unknown_version",
             Error::InvalidData { .. } => "invalid_data",
         }
@@ -171,6 +190,12 @@ impl fmt::Display for Error {
                 }
                 write!(f, " failed at {op}: {source}")
             }
+            Error::MissingContext { type_name, from, to, op, context } => write!(
+                f,
+                "{type_name}: migration step {from} -> {to} at {op} needs a context of type `{context}`, \
+                 and none was given: read inside `schema_migrate::with_context(&ctx, ..)` or with \
+                 `schema_migrate::json::from_str_with`"
+            ),
             Error::Irreversible { type_name, version, step_type, from, to, op, help } => {
                 write!(f, "{type_name}: cannot write version {version}: ")?;
                 if step_type != type_name {

@@ -31,6 +31,24 @@ pub fn from_str<'a, T: DeserializeVersioned<'a>>(s: &'a str) -> Result<Stored<T>
     read::<T, _>(|| serde_json::Deserializer::from_str(s))
 }
 
+/// Like [`from_str`], with `ctx` as the context of the steps that take
+/// one (`#[schema(context = Ctx)]`), of this type and every versioned type
+/// nested in it whose context type is `C`; see [`crate::with_context`].
+pub fn from_str_with<'a, T: DeserializeVersioned<'a>, C: Clone + 'static>(
+    s: &'a str,
+    ctx: &C,
+) -> Result<Stored<T>, Error> {
+    crate::with_context(ctx, || from_str(s))
+}
+
+/// Like [`from_slice`], with a context; see [`from_str_with`].
+pub fn from_slice_with<'a, T: DeserializeVersioned<'a>, C: Clone + 'static>(
+    v: &'a [u8],
+    ctx: &C,
+) -> Result<Stored<T>, Error> {
+    crate::with_context(ctx, || from_slice(v))
+}
+
 /// Like [`from_str`], from bytes.
 pub fn from_slice<'a, T: DeserializeVersioned<'a>>(v: &'a [u8]) -> Result<Stored<T>, Error> {
     read::<T, _>(|| serde_json::Deserializer::from_slice(v))

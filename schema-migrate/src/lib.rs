@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 mod content;
+pub mod context;
 mod de;
 mod error;
 mod guard;
@@ -17,6 +18,7 @@ pub mod store;
 mod value;
 mod write;
 
+pub use context::with_context;
 pub use de::{DeserializeVersioned, DeserializeVersionedOwned, Stored};
 pub use error::{BoxError, Error};
 pub use history::{Op, Step};

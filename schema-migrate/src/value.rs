@@ -86,16 +86,40 @@ impl<T, E: Display> TransformOutput<T> for Result<T, E> {
 /// The error of operation `op` (an index into `step.ops`) of `step`.
 #[cold]
 pub fn step_failed(step: &'static Step, op: usize, source: BoxError) -> Error {
-    Error::StepFailed {
-        type_name: step.type_name,
-        from: step.from,
-        to: step.to,
-        description: step.description,
-        op: step
-            .ops
-            .get(op)
-            .map_or_else(String::new, ToString::to_string),
-        source,
+    failed_between(step, step.from, step.to, op, source)
+}
+
+/// The error of op `op` of `step`, run from version `from` to `to` (which
+/// says the direction): a function that needed a context and had none, or
+/// whatever the function returned.
+#[cold]
+pub(crate) fn failed_between(
+    step: &'static Step,
+    from: u32,
+    to: u32,
+    op: usize,
+    source: BoxError,
+) -> Error {
+    let op = step
+        .ops
+        .get(op)
+        .map_or_else(String::new, ToString::to_string);
+    match source.downcast::<crate::context::NeedsContext>() {
+        Ok(needs) => Error::MissingContext {
+            type_name: step.type_name,
+            from,
+            to,
+            op,
+            context: needs.context,
+        },
+        Err(source) => Error::StepFailed {
+            type_name: step.type_name,
+            from,
+            to,
+            description: step.description,
+            op,
+            source,
+        },
     }
 }
 
@@ -198,6 +222,17 @@ pub fn with<E: Display>(
     function: impl FnOnce(&mut Map<String, Value>) -> Result<(), E>,
 ) -> Result<(), Error> {
     function(object).map_err(|e| step_failed(step, op, e.to_string().into()))
+}
+
+/// [`with`] for a type with a context: the error is the function's own
+/// (a missing context stays one).
+pub fn with_boxed(
+    object: &mut Map<String, Value>,
+    step: &'static Step,
+    op: usize,
+    function: impl FnOnce(&mut Map<String, Value>) -> Result<(), BoxError>,
+) -> Result<(), Error> {
+    function(object).map_err(|e| step_failed(step, op, e))
 }
 
 pub fn rename_variant(

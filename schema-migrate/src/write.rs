@@ -188,17 +188,7 @@ pub mod back {
     /// direction, the newer version first.
     #[cold]
     pub fn failed(step: &'static Step, op: usize, source: BoxError) -> Error {
-        Error::StepFailed {
-            type_name: step.type_name,
-            from: step.to,
-            to: step.from,
-            description: step.description,
-            op: step
-                .ops
-                .get(op)
-                .map_or_else(String::new, ToString::to_string),
-            source,
-        }
+        crate::value::failed_between(step, step.to, step.from, op, source)
     }
 
     /// The format's error for `error`, remembered for the typed entry points.
@@ -313,6 +303,16 @@ pub mod back {
         down: impl FnOnce(&mut Map<String, Value>) -> Result<(), E>,
     ) -> Result<(), Error> {
         down(object).map_err(|e| failed(step, op, e.to_string().into()))
+    }
+
+    /// [`with`] for a type with a context.
+    pub fn with_boxed(
+        object: &mut Map<String, Value>,
+        step: &'static Step,
+        op: usize,
+        down: impl FnOnce(&mut Map<String, Value>) -> Result<(), BoxError>,
+    ) -> Result<(), Error> {
+        down(object).map_err(|e| failed(step, op, e))
     }
 
     /// `rename_variant(from = to)` backward.
