@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::future::Future;
@@ -65,7 +66,38 @@ pub struct Migrator<T> {
     limit: Option<u64>,
     progress: Progress,
     to: Option<u32>,
+    context: Option<Scope>,
     _type: PhantomData<fn() -> T>,
+}
+
+/// Runs a record's read and write inside the context built for it.
+pub(crate) type Scope = Arc<dyn Fn(&Record, &mut dyn FnMut()) -> Result<(), String> + Send + Sync>;
+
+/// A [`Scope`] from a function that builds the context of a record.
+pub(crate) fn scope<C, E, F>(build: F) -> Scope
+where
+    C: Clone + 'static,
+    E: fmt::Display,
+    F: Fn(&Record) -> Result<C, E> + Send + Sync + 'static,
+{
+    Arc::new(move |record, run| {
+        let ctx = build(record).map_err(|e| e.to_string())?;
+        crate::with_context(&ctx, run);
+        Ok(())
+    })
+}
+
+/// `f` run inside the context `scope` builds for `record`; the error says
+/// why the context could not be built.
+pub(crate) fn in_scope<R>(
+    scope: &Scope,
+    record: &Record,
+    f: impl FnOnce() -> R,
+) -> Result<R, String> {
+    let mut f = Some(f);
+    let mut out = None;
+    scope(record, &mut || out = f.take().map(|f| f())).map_err(|e| format!("its context: {e}"))?;
+    out.ok_or_else(|| "its context was built but the read did not run".to_owned())
 }
 
 impl<T> Clone for Migrator<T> {
@@ -77,6 +109,7 @@ impl<T> Clone for Migrator<T> {
             limit: self.limit,
             progress: self.progress,
             to: self.to,
+            context: self.context.clone(),
             _type: PhantomData,
         }
     }
@@ -92,6 +125,7 @@ impl<T: Versioned> fmt::Debug for Migrator<T> {
             .field("limit", &self.limit)
             .field("progress", &self.progress)
             .field("to", &self.to)
+            .field("context", &self.context.is_some())
             .finish()
     }
 }
@@ -132,6 +166,7 @@ impl<T> Migrator<T> {
             limit: None,
             progress: Progress::Auto,
             to: None,
+            context: None,
             _type: PhantomData,
         }
     }
@@ -166,6 +201,36 @@ impl<T> Migrator<T> {
     /// How progress is shown; [`Progress::Auto`] by default.
     pub fn progress(mut self, progress: Progress) -> Self {
         self.progress = progress;
+        self
+    }
+
+    /// Reads (and writes) each record inside the context `build` makes for
+    /// it (see [`crate::with_context`]), from its key and, on a table, the
+    /// columns named by [`Layout::context_columns`](super::Layout::context_columns)
+    /// ([`Record::columns`]). A record whose context cannot be built fails
+    /// with the kind `context` and is left as it was.
+    ///
+    /// ```
+    /// # use schema_migrate::store::{Migrator, Record};
+    /// # use schema_migrate::Versioned;
+    /// #[derive(Clone)]
+    /// struct Graph { subgraph: bool }
+    ///
+    /// # #[derive(Versioned)]
+    /// # #[schema(version = 1, context = Graph)]
+    /// # struct State { n: u32 }
+    /// let migrator = Migrator::<State>::new().context(|record: &Record| {
+    ///     let ns = record.columns.get("checkpoint_ns").and_then(|v| v.as_str());
+    ///     ns.map(|ns| Graph { subgraph: !ns.is_empty() }).ok_or("no checkpoint_ns")
+    /// });
+    /// ```
+    pub fn context<C, E, F>(mut self, build: F) -> Self
+    where
+        C: Clone + 'static,
+        E: fmt::Display,
+        F: Fn(&Record) -> Result<C, E> + Send + Sync + 'static,
+    {
+        self.context = Some(scope(build));
         self
     }
 }
@@ -286,7 +351,8 @@ where
                 (written, Some(store.scan(after.as_deref(), want).await))
             };
             let upgrade = async {
-                (!records.is_empty()).then(|| upgrade::<T>(encoding, records, target, down))
+                (!records.is_empty())
+                    .then(|| upgrade::<T>(encoding, records, target, down, self.context.as_ref()))
             };
             let ((written, next), upgraded) = both(engine, upgrade).await;
             if let Some(batch) = decoded.take() {
@@ -353,7 +419,13 @@ struct Batch {
 /// Reads and moves a batch of records to `target`: what to write, what is
 /// there already, what failed. `down`: newer records are written down to
 /// `target` too. `records` is not empty.
-fn upgrade<T>(encoding: &Encoding, records: Vec<Record>, target: u32, down: bool) -> Batch
+fn upgrade<T>(
+    encoding: &Encoding,
+    records: Vec<Record>,
+    target: u32,
+    down: bool,
+    context: Option<&Scope>,
+) -> Batch
 where
     T: SerializeVersioned + DeserializeVersionedOwned,
 {
@@ -377,16 +449,33 @@ where
             batch.failed.push(fail("unreadable", reason.clone()));
             continue;
         }
-        let rewrite = encoding.read::<T>(&record.payload).and_then(|stored| {
-            let to = plan::<T>(stored.version, stored.was_upgraded(), target, down);
-            if !matches!(to, Move::Up | Move::Down) {
-                return Ok((to, None));
-            }
-            let rewrite =
-                encoding.rewrite(&record.payload, &stored.value, stored.version, target, true)?;
-            let lossy = to == Move::Down && loses_information(&stored.value, target);
-            Ok((to, Some((rewrite, lossy))))
-        });
+        let process = || {
+            encoding.read::<T>(&record.payload).and_then(|stored| {
+                let to = plan::<T>(stored.version, stored.was_upgraded(), target, down);
+                if !matches!(to, Move::Up | Move::Down) {
+                    return Ok((to, None));
+                }
+                let rewrite = encoding.rewrite(
+                    &record.payload,
+                    &stored.value,
+                    stored.version,
+                    target,
+                    true,
+                )?;
+                let lossy = to == Move::Down && loses_information(&stored.value, target);
+                Ok((to, Some((rewrite, lossy))))
+            })
+        };
+        let rewrite = match context {
+            None => process(),
+            Some(scope) => match in_scope(scope, &record, process) {
+                Ok(rewrite) => rewrite,
+                Err(reason) => {
+                    batch.failed.push(fail("context", reason));
+                    continue;
+                }
+            },
+        };
         match rewrite {
             Ok((Move::Newer, _)) => batch.newer += 1,
             Ok((_, None)) => batch.current += 1,

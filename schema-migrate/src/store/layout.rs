@@ -55,6 +55,9 @@ pub struct Layout {
     pub hash_field: Option<String>,
     /// How the payload is encoded, and where the versioned value is in it.
     pub encoding: Encoding,
+    /// Columns read with each record into [`Record::columns`](super::Record::columns),
+    /// for the steps' context (`--context-columns`).
+    pub context_columns: Vec<String>,
 }
 
 impl Layout {
@@ -70,6 +73,7 @@ impl Layout {
             key_pattern: None,
             hash_field: None,
             encoding: Encoding::default(),
+            context_columns: Vec::new(),
         }
     }
 
@@ -110,6 +114,17 @@ impl Layout {
     /// Only the rows matching this SQL condition.
     pub fn filter(mut self, condition: impl Into<String>) -> Self {
         self.filter = Some(condition.into());
+        self
+    }
+
+    /// Reads these columns of each row with the record, into
+    /// [`Record::columns`](super::Record::columns): what a migration's context
+    /// is built from (the graph a checkpoint belongs to, the thread's type).
+    pub fn context_columns<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        columns: I,
+    ) -> Self {
+        self.context_columns = columns.into_iter().map(Into::into).collect();
         self
     }
 
@@ -184,6 +199,12 @@ impl Layout {
             return usage(
                 "--key, --payload and --where name columns of a table; Redis keys are chosen with \
                  --match PATTERN (and --hash-field NAME for hashes)",
+            );
+        }
+        if !self.context_columns.is_empty() {
+            return usage(
+                "--context-columns names columns of a table; a Redis key has only its name, which \
+                 a context built in code can use (Migrator::context)",
             );
         }
         match (&self.key_pattern, &self.hash_field) {
@@ -321,4 +342,9 @@ mod tests {
         assert_eq!(quote_ident("a\"b", false), r#""a""b""#);
         assert_eq!(quote_ident("a.b", false), r#""a.b""#);
     }
+}
+
+/// `text` as a SQL string literal.
+pub(crate) fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use super::batch::Scope;
 use super::codec::Problem;
 use super::{Cas, CasWrite, Record, RecordStore, StoreError};
 use crate::{DeserializeVersionedOwned, SerializeVersioned, Versioned};
@@ -47,6 +48,7 @@ use crate::{DeserializeVersionedOwned, SerializeVersioned, Versioned};
 pub struct Lazy<S, T> {
     store: S,
     write_back: bool,
+    context: Option<Scope>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -186,7 +188,42 @@ impl<S, T> Lazy<S, T> {
         Lazy {
             store,
             write_back: false,
+            context: None,
             _type: PhantomData,
+        }
+    }
+
+    /// Reads and writes each record inside the context `build` makes for it
+    /// from its key and context columns; see [`Migrator::context`](super::Migrator::context).
+    /// A value saved without a record read first gets a record with only
+    /// its key.
+    pub fn context<C, E, F>(mut self, build: F) -> Self
+    where
+        C: Clone + 'static,
+        E: fmt::Display,
+        F: Fn(&Record) -> Result<C, E> + Send + Sync + 'static,
+    {
+        self.context = Some(super::batch::scope(build));
+        self
+    }
+
+    /// `f` inside the context of `record`, if there is one.
+    fn scoped<R>(
+        &self,
+        record: &Record,
+        f: impl FnOnce() -> Result<R, Problem>,
+    ) -> Result<R, LazyError> {
+        let fail = |problem| LazyError::from_problem(&record.key, problem);
+        match &self.context {
+            None => f().map_err(fail),
+            Some(scope) => match super::batch::in_scope(scope, record, f) {
+                Ok(result) => result.map_err(fail),
+                Err(reason) => Err(LazyError::Payload {
+                    key: record.key.clone(),
+                    kind: "context",
+                    reason,
+                }),
+            },
         }
     }
 
@@ -221,10 +258,9 @@ where
         let Some(record) = self.store.get(key).await? else {
             return Ok(None);
         };
-        let fail = |problem| LazyError::from_problem(key, problem);
         let record = readable(record)?;
         let encoding = self.store.encoding();
-        let stored = encoding.read::<T>(&record.payload).map_err(fail)?;
+        let stored = self.scoped(&record, || encoding.read::<T>(&record.payload))?;
         let mut loaded = Loaded {
             value: stored.value,
             version: stored.version,
@@ -242,9 +278,10 @@ where
             loaded.write_back = WriteBack::Off;
             return Ok(Some(loaded));
         }
-        let payload = encoding
-            .rewrite(&record.payload, &loaded.value, loaded.version, target, true)
-            .map_err(fail)?
+        let payload = self
+            .scoped(&record, || {
+                encoding.rewrite(&record.payload, &loaded.value, loaded.version, target, true)
+            })?
             .payload;
         let write = CasWrite {
             key: key.to_owned(),
@@ -276,9 +313,9 @@ where
     pub async fn save(&self, key: &str, value: &T) -> Result<u64, LazyError> {
         let encoding = self.store.encoding();
         if encoding.path.is_none() {
-            let payload = encoding
-                .write(None, value)
-                .map_err(|p| LazyError::from_problem(key, p))?;
+            let payload = self.scoped(&Record::new(key, Vec::new(), 0), || {
+                encoding.write(None, value)
+            })?;
             return Ok(self.store.put(key, &payload).await?);
         }
         loop {
@@ -318,11 +355,8 @@ where
         if record.revision != expected {
             return Ok(Cas::Conflict);
         }
-        let payload = self
-            .store
-            .encoding()
-            .write(Some(&record.payload), value)
-            .map_err(|p| LazyError::from_problem(key, p))?;
+        let encoding = self.store.encoding();
+        let payload = self.scoped(&record, || encoding.write(Some(&record.payload), value))?;
         let write = CasWrite {
             key: key.to_owned(),
             expected,

@@ -49,6 +49,10 @@ pub struct Record {
     /// revision that is not an integer): such a record is reported as
     /// failed, with its key, and never written.
     pub unreadable: Option<String>,
+    /// The row's context columns ([`Layout::context_columns`]), by name, as
+    /// JSON: text as strings, numbers as numbers, JSON as is, NULL as null.
+    /// Empty when the layout names none.
+    pub columns: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Record {
@@ -59,6 +63,7 @@ impl Record {
             payload: payload.into(),
             revision,
             unreadable: None,
+            columns: serde_json::Map::new(),
         }
     }
 
@@ -69,7 +74,23 @@ impl Record {
             payload: Vec::new(),
             revision: 0,
             unreadable: Some(reason.into()),
+            columns: serde_json::Map::new(),
         }
+    }
+
+    /// The record with its context columns, from the JSON object the store
+    /// selected them as (`None`: the layout names none).
+    pub(crate) fn with_columns(mut self, object: Option<&str>) -> Self {
+        let Some(object) = object else { return self };
+        match serde_json::from_str(object) {
+            Ok(columns) => self.columns = columns,
+            Err(e) if self.unreadable.is_none() => {
+                self.unreadable =
+                    Some(format!("its context columns are not readable as JSON: {e}"));
+            }
+            Err(_) => {}
+        }
+        self
     }
 
     /// The payload as text, if it is UTF-8 (a JSON payload is).

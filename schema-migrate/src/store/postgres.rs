@@ -53,7 +53,7 @@ use tokio::sync::Mutex;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::layout::{format_key, parse_key, quote_ident, KeyKind, KeyPart};
+use super::layout::{format_key, parse_key, quote_ident, quote_literal, KeyKind, KeyPart};
 use super::{Cas, CasWrite, Encoding, Layout, Record, RecordStore, StoreError};
 
 const BACKEND: &str = "postgres";
@@ -319,6 +319,9 @@ async fn describe_table(client: &Client, layout: Layout, shown: &str) -> Result<
                 ))
             })
     };
+    for column in &layout.context_columns {
+        type_of(column)?;
+    }
     let mut keys = Vec::new();
     for column in &layout.key {
         keys.push(match type_of(column)? {
@@ -409,8 +412,20 @@ fn statements(layout: &Layout, keys: &[KeyKind], payload: PayloadKind) -> Sql {
         Some(r) => format!("coalesce(t.{r}, 0)::int8"),
         None => "t.xmin::text::int8".to_owned(),
     };
+    // The context columns as one JSON object: text as strings, numbers as
+    // numbers, json and jsonb as they are, NULL as null.
+    let context_out = if layout.context_columns.is_empty() {
+        String::new()
+    } else {
+        let pairs: Vec<String> = layout
+            .context_columns
+            .iter()
+            .map(|c| format!("{}, t.{}", quote_literal(c), quote_ident(c, false)))
+            .collect();
+        format!(", jsonb_build_object({})::text", pairs.join(", "))
+    };
     let select = format!(
-        "SELECT {}, {read_payload}, {revision_out} FROM {table} AS t",
+        "SELECT {}, {read_payload}, {revision_out}{context_out} FROM {table} AS t",
         key_cols
             .iter()
             .map(|c| format!("t.{c}::text"))
@@ -690,8 +705,19 @@ impl Table {
                 format!("record {key:?}: revision: {}", PgError(e)),
             )
         })?;
+        let context: Option<String> = if self.layout.context_columns.is_empty() {
+            None
+        } else {
+            Some(row.try_get(n + 2).map_err(|e| {
+                StoreError::new(
+                    BACKEND,
+                    "scan",
+                    format!("record {key:?}: context columns: {}", PgError(e)),
+                )
+            })?)
+        };
         Ok(match u64::try_from(revision) {
-            Ok(revision) => Record::new(key, payload, revision),
+            Ok(revision) => Record::new(key, payload, revision).with_columns(context.as_deref()),
             Err(_) => Record::unreadable(
                 key,
                 format!(

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
 
-use super::layout::{format_key, parse_key, quote_ident, KeyKind, KeyPart};
+use super::layout::{format_key, parse_key, quote_ident, quote_literal, KeyKind, KeyPart};
 use super::{check_identifier, Cas, CasWrite, Encoding, Layout, Record, RecordStore, StoreError};
 
 const BACKEND: &str = "sqlite";
@@ -64,6 +64,8 @@ struct Inner {
 struct Columns {
     keys: Vec<KeyKind>,
     blob_payload: bool,
+    /// The context columns as one JSON object (`json_object(...)`), if any.
+    context: Option<String>,
 }
 
 /// The statements, with the table and column names in them, built once.
@@ -244,10 +246,14 @@ impl SqliteStore {
         } else {
             (format!("({key_list})"), format!("({})", params(1)))
         };
-        let columns = match &revision {
+        let mut columns = match &revision {
             Some(r) => format!("{key_list}, {payload}, {r}"),
             None => format!("{key_list}, {payload}"),
         };
+        if let Some(context) = &catalog.context {
+            columns.push_str(", ");
+            columns.push_str(context);
+        }
         let filter = layout
             .filter
             .as_deref()
@@ -382,6 +388,7 @@ fn columns(
     };
     let mut named: Vec<&str> = vec![&layout.payload];
     named.extend(layout.revision.as_deref());
+    named.extend(layout.context_columns.iter().map(String::as_str));
     for column in named.iter().chain(
         layout
             .key
@@ -420,15 +427,29 @@ fn columns(
         kinds.push(kind);
     }
     let blob_payload = find(&layout.payload).is_some_and(|ty| ty.contains("BLOB"));
+    // Each as its JSON value; a column declared JSON holds JSON text, read
+    // as the value it spells rather than as a string.
+    let context = (!layout.context_columns.is_empty()).then(|| {
+        let pairs: Vec<String> = layout
+            .context_columns
+            .iter()
+            .map(|c| {
+                let ident = quote_ident(c, false);
+                let value = if find(c).is_some_and(|ty| ty.contains("JSON")) {
+                    format!("json({ident})")
+                } else {
+                    ident
+                };
+                format!("{}, {value}", quote_literal(c))
+            })
+            .collect();
+        format!("json_object({})", pairs.join(", "))
+    });
     Ok(Ok(Columns {
         keys: kinds,
         blob_payload,
+        context,
     }))
-}
-
-/// `text` as a SQL string literal.
-fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// An engine error, or a record the store cannot decode (named by its key).
@@ -535,7 +556,16 @@ impl Inner {
                 ));
             }
         };
-        Ok(Record::new(key, payload, revision))
+        let record = Record::new(key, payload, revision);
+        if self.layout.context_columns.is_empty() {
+            return Ok(record);
+        }
+        let at = n + 1 + usize::from(self.layout.revision.is_some());
+        let object = match row.get_ref(at)? {
+            ValueRef::Text(text) => Some(String::from_utf8_lossy(text).into_owned()),
+            _ => Some(String::new()),
+        };
+        Ok(record.with_columns(object.as_deref()))
     }
 }
 
