@@ -307,6 +307,11 @@ pub(crate) fn quote_ident(name: &str, qualified: bool) -> String {
     }
 }
 
+/// `text` as a SQL string literal.
+pub(crate) fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,9 +347,4 @@ mod tests {
         assert_eq!(quote_ident("a\"b", false), r#""a""b""#);
         assert_eq!(quote_ident("a.b", false), r#""a.b""#);
     }
-}
-
-/// `text` as a SQL string literal.
-pub(crate) fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
