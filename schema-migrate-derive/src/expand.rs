@@ -102,6 +102,7 @@ fn versioned_impl(input: &Input, plan: &Plan) -> TokenStream {
     };
     let typed_asserts = typed_asserts(input, plan);
     let stored_fields = crate::fields::stored_fields(input, plan);
+    let wire_shape = crate::shape::wire_shape(input, plan);
     quote! {
         #[automatically_derived]
         impl #impl_g ::schema_migrate::Versioned for #ident #ty_g #where_c {
@@ -118,6 +119,11 @@ fn versioned_impl(input: &Input, plan: &Plan) -> TokenStream {
                 version: ::core::primitive::u32,
             ) -> ::core::option::Option<&'static [&'static ::core::primitive::str]> {
                 #stored_fields
+            }
+            fn wire_shape(
+                version: ::core::primitive::u32,
+            ) -> ::core::option::Option<&'static [&'static ::core::primitive::str]> {
+                #wire_shape
             }
         }
         #typed_asserts

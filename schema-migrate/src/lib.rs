@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod changelog;
 mod content;
 mod de;
 mod error;
@@ -14,8 +15,11 @@ pub mod reference;
 mod ser;
 #[cfg(feature = "store")]
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod value;
 
+pub use changelog::changelog;
 pub use de::{DeserializeVersioned, DeserializeVersionedOwned, Stored};
 pub use error::{BoxError, Error};
 pub use history::{Op, Step};
@@ -106,6 +110,20 @@ pub trait Versioned: Sized {
             .into_iter()
             .filter(|s| s.from >= version)
             .collect())
+    }
+
+    /// The wire shape of `version` as the derive knows it, one line per
+    /// field or variant (wire name, type as written, the `#[serde]` items
+    /// that change the wire form), or `None` for a version this type does
+    /// not read. What `schema_migrate::testing::assert_schema_lock` records and compares.
+    ///
+    /// A hand-written impl has no derived shape: each readable version is
+    /// one line that says so, and only fixtures guard it.
+    #[doc(hidden)]
+    fn wire_shape(version: u32) -> Option<&'static [&'static str]> {
+        (Self::OLDEST..=Self::VERSION)
+            .contains(&version)
+            .then_some(&["opaque: a hand-written Versioned impl; only fixtures see its shape"][..])
     }
 }
 
