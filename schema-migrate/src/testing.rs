@@ -20,16 +20,21 @@
 //! struct Job { name: String, retries: u32 }
 //!
 //! # let dir = std::env::temp_dir().join(format!("sm-testing-doc-{}", std::process::id()));
-//! # std::fs::create_dir_all(&dir).unwrap();
-//! # schema_migrate::testing::check_schema_lock::<Job>(&dir, true).unwrap();
-//! # std::fs::write(dir.join("v1.json"), r#"{"_version":1,"name":"sync"}"#).unwrap();
-//! # schema_migrate::testing::record_fixture(&dir, "v2", &Job { name: "index".into(), retries: 1 }).unwrap();
-//! # schema_migrate::testing::check_fixtures::<Job>(&dir, true).unwrap();
-//! // In a test (`#[test] fn schema_is_locked()`), on files committed with the crate:
-//! schema_migrate::testing::assert_schema_lock::<Job>(&dir);
-//! schema_migrate::testing::assert_fixtures::<Job>(&dir);
+//! # let (locks, fixtures) = (dir.join("locks"), dir.join("fixtures/Job"));
+//! # std::fs::create_dir_all(&fixtures).unwrap();
+//! # schema_migrate::testing::check_schema_lock::<Job>(&locks, true).unwrap();
+//! # std::fs::write(fixtures.join("v1.json"), r#"{"_version":1,"name":"sync"}"#).unwrap();
+//! # schema_migrate::testing::record_fixture(&fixtures, "v2", &Job { name: "index".into(), retries: 1 }).unwrap();
+//! # schema_migrate::testing::check_fixtures::<Job>(&fixtures, true).unwrap();
+//! // In a test (`#[test] fn schema_is_locked()`), on files committed with
+//! // the crate (`tests/locks`, `tests/fixtures/Job`, say):
+//! schema_migrate::testing::assert_schema_lock::<Job>(&locks);
+//! schema_migrate::testing::assert_fixtures::<Job>(&fixtures);
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
+//!
+//! Keep each type's fixtures in a directory of their own: every `.json`
+//! file there is taken as a fixture of that type (a lock file included).
 //!
 //! `SCHEMA_MIGRATE_BLESS=1 cargo test` writes what is missing or changed on
 //! purpose: a new version's shape, the shape of the current version while it
