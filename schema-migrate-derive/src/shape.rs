@@ -33,6 +33,21 @@ const NOT_WIRE: &[&str] = &[
     "crate",
 ];
 
+/// On an older version, a field read with the current field's attributes
+/// records only those that decide how a stored value is decoded. The
+/// others are the current version's business: `default` and `alias` only
+/// widen what is read, and `skip_serializing_if`, `serialize_with` and
+/// `skip_serializing` only change what is written now. Recording them on
+/// older versions would make adding one to the current version a rewrite of
+/// every older version, which no new version could ever repair.
+const DECODING: &[&str] = &[
+    "with",
+    "deserialize_with",
+    "flatten",
+    "skip",
+    "skip_deserializing",
+];
+
 /// The body of `fn wire_shape(version: u32) -> Option<&'static [&'static str]>`.
 pub fn wire_shape(input: &Input, plan: &Plan) -> TokenStream {
     let none = quote!(::core::option::Option::None);
@@ -52,7 +67,7 @@ pub fn wire_shape(input: &Input, plan: &Plan) -> TokenStream {
                          only fixtures see its shape",
                         first_with(steps, i).map_or(version, |at| oldest + at as u32)
                     )],
-                    Some(Shape::Struct(slots)) => struct_lines(slots, &steps[i..]),
+                    Some(Shape::Struct(slots)) => struct_lines(slots, &steps[i..], i == last),
                     Some(Shape::Enum(variants)) => enum_lines(input, variants),
                 };
                 if i == last {
@@ -96,7 +111,7 @@ fn first_with(steps: &[&attr::Step], from: usize) -> Option<usize> {
 
 /// `later` are the steps from this version on: a field they remove is
 /// described with the type its `remove(field: Type)` gives.
-fn struct_lines(slots: &[Slot], later: &[&attr::Step]) -> Vec<String> {
+fn struct_lines(slots: &[Slot], later: &[&attr::Step], current: bool) -> Vec<String> {
     slots
         .iter()
         .filter_map(|slot| match &slot.ty {
@@ -106,7 +121,7 @@ fn struct_lines(slots: &[Slot], later: &[&attr::Step]) -> Vec<String> {
                 // Renamed at a later step, the field's aliases are the
                 // current version's, not this one's.
                 let renamed = slot.wire != field.wire;
-                Some(field_line_as(field, slot.wire.as_deref(), renamed))
+                Some(field_line_as(field, slot.wire.as_deref(), renamed, current))
             }
             SlotTy::Transformed(ty) => Some(format!(
                 "field {}: {}",
@@ -143,14 +158,15 @@ fn removed_type(wire: &str, later: &[&attr::Step]) -> Option<String> {
 }
 
 fn field_line(field: &Field) -> String {
-    field_line_as(field, field.wire.as_deref(), false)
+    field_line_as(field, field.wire.as_deref(), false, true)
 }
 
-fn field_line_as(field: &Field, wire: Option<&str>, renamed: bool) -> String {
+fn field_line_as(field: &Field, wire: Option<&str>, renamed: bool, current: bool) -> String {
     let attrs: Vec<String> = field
         .serde
         .iter()
         .filter(|m| !NOT_WIRE.contains(&meta_key(m).as_str()))
+        .filter(|m| current || DECODING.contains(&meta_key(m).as_str()))
         .filter(|m| !(renamed && meta_key(m) == "alias"))
         .map(meta_text)
         .collect();

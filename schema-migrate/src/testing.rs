@@ -206,8 +206,10 @@ pub fn check_schema_lock<T: Versioned>(
                  {diff}\
                  Records stored at version {version} have the locked shape and may no longer be \
                  read as they were stored. If version {version} was released, undo the change \
-                 and make it version {next} instead (`version = {next}` with `migrate(from = \
-                 {version}, ...)`: a transform, rename, add or remove). If version {version} is \
+                 and make it version {next} instead (`version = {next}` with a step `migrate(from = \
+                 {version}, ...)` that says how version-{version} records become version \
+                 {next}: a transform, rename, add or remove, or no op when they read \
+                 unchanged). If version {version} is \
                  not released yet, record the new shape with {BLESS}=1 and commit the lock file.",
                 next = version + 1
             ));

@@ -183,7 +183,7 @@ fn a_type_changed_without_a_bump_fails_naming_version_and_field() {
         "{message}"
     );
     assert!(
-        message.contains("make it version 3 instead (`version = 3` with `migrate(from = 2, ...)`"),
+        message.contains("make it version 3 instead (`version = 3` with a step `migrate(from = 2, ...)` that says how version-2 records become version 3"),
         "{message}"
     );
     assert!(message.contains("SCHEMA_MIGRATE_BLESS=1"), "{message}");
@@ -265,6 +265,54 @@ fn a_new_version_is_recorded_by_bless_and_freezes_the_one_before() {
         message.contains("Doc version 2 changed, but it is an older version"),
         "{message}"
     );
+}
+
+/// `released::Doc` with `skip_serializing_if` added to `name`, unbumped.
+mod write_only {
+    use schema_migrate::Versioned;
+
+    #[derive(Debug, PartialEq, Versioned)]
+    #[schema(
+        version = 2,
+        migrate(from = 1, description = "Retries", rename(title = name), add(retries = 3))
+    )]
+    pub struct Doc {
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub name: String,
+        pub retries: u32,
+    }
+}
+
+/// The same attribute at a new version: the versions before it are as
+/// released, so the lock accepts it once blessed.
+mod write_only_bumped {
+    use schema_migrate::Versioned;
+
+    #[derive(Debug, PartialEq, Versioned)]
+    #[schema(
+        version = 3,
+        migrate(from = 1, description = "Retries", rename(title = name), add(retries = 3)),
+        migrate(from = 2, description = "Empty names are not written"),
+    )]
+    pub struct Doc {
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub name: String,
+        pub retries: u32,
+    }
+}
+
+#[test]
+fn an_attribute_on_the_current_version_needs_a_bump_and_a_bump_is_enough() {
+    let dir = temp();
+    check_schema_lock::<released::Doc>(dir.path(), true).unwrap();
+    let message = err(check_schema_lock::<write_only::Doc>(dir.path(), false));
+    assert!(
+        message.contains(r#"field `name`: locked `field name: String`, now `field name: String #[serde(skip_serializing_if = "String::is_empty")]`"#),
+        "{message}"
+    );
+    assert!(!message.contains("older version"), "{message}");
+    check_schema_lock::<write_only_bumped::Doc>(dir.path(), true).unwrap();
+    check_schema_lock::<write_only_bumped::Doc>(dir.path(), false).unwrap();
 }
 
 #[test]
@@ -360,12 +408,19 @@ fn the_lock_records_enums_attributes_opaque_steps_and_typed_history() {
         [
             "field (extra): std::collections::BTreeMap<String, u32> #[serde(flatten)]",
             "field legacy: bool (removed later)",
-            "field nickname: Option<String> #[serde(default, skip_serializing_if = \"Option::is_none\", alias = \"nick\")]",
+            // An older version keeps what decides how a stored value is
+            // decoded; `default`, `alias` and write-only items are the
+            // current version's.
+            "field nickname: Option<String>",
         ]
     );
     let v3 = Profile::wire_shape(3).unwrap();
     assert!(
         v3.contains(&"container: #[serde(deny_unknown_fields)]"),
+        "{v3:?}"
+    );
+    assert!(
+        v3.contains(&r#"field nickname: Option<String> #[serde(default, skip_serializing_if = "Option::is_none", alias = "nick")]"#),
         "{v3:?}"
     );
 
