@@ -418,3 +418,56 @@ fn auto_progress_draws_the_bar_on_a_terminal_only() {
     assert!(tty.contains("ETA"), "{tty:?}");
     assert!(tty.contains("check passed"), "{tty:?}");
 }
+
+/// An empty (or misnamed) table is counted as such, with the same warning
+/// as `migrate`: a status of nothing is more often a wrong name.
+#[test]
+fn status_of_an_empty_table_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = app_db(dir.path());
+    let conn = Connection::open(dir.path().join("app.db")).unwrap();
+    conn.execute_batch("CREATE TABLE empty (id TEXT PRIMARY KEY, state TEXT);")
+        .unwrap();
+    drop(conn);
+    let out = run(
+        &[
+            "status",
+            "--store",
+            &url,
+            "--table",
+            "empty",
+            "--key",
+            "id",
+            "--payload",
+            "state",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "warning: no records found in the table `empty`: is the name right?\n"
+    );
+    assert!(
+        out.stdout.contains("  scanned        0  (reached the end)"),
+        "{}",
+        out.stdout
+    );
+
+    let out = run(
+        &[
+            "status",
+            "--store",
+            &url,
+            "--table",
+            "emtpy",
+            "--key",
+            "id",
+            "--payload",
+            "state",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("no table `emtpy`"), "{}", out.stderr);
+}

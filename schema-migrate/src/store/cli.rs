@@ -808,7 +808,13 @@ where
     drop(bar);
 
     let mut out = std::io::stdout().lock();
-    let (what, name, _) = place(&options, store.backend());
+    let (what, name, hint) = place(&options, store.backend());
+    if census.scanned == 0 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: no records found {what} `{name}`: is the name right?{hint}"
+        );
+    }
     if json {
         let counts = |map: Vec<(u64, u64)>| -> Vec<serde_json::Value> {
             map.into_iter()
