@@ -422,7 +422,10 @@ where
 /// The check of [`assert_fixtures`], with blessing given rather than read
 /// from the environment.
 ///
-/// Every `<dir>/<label>.json` is a payload as some release stored it. Each
+/// Every `<dir>/<label>.json` is a payload as some release stored it (and
+/// with the features `msgpack` and `cbor`, every `<label>.msgpack` and
+/// `<label>.cbor`: MessagePack with field names, CBOR; their snapshots are
+/// JSON too, so labels are unique across formats). Each
 /// must load as `T`; the loaded value, written at the current version,
 /// must equal `<dir>/<label>.upgraded.json` as a JSON value (with `bless`, a
 /// missing or different snapshot is written instead). A fixture's version is
@@ -440,9 +443,11 @@ where
         Ok(entries) => {
             for entry in entries.flatten() {
                 let file = entry.file_name().to_string_lossy().into_owned();
-                if let Some(label) = file.strip_suffix(".json") {
-                    if !label.ends_with(".upgraded") {
-                        labels.push(label.to_owned());
+                for ext in ["json", "msgpack", "cbor"] {
+                    if let Some(label) = file.strip_suffix(&format!(".{ext}")) {
+                        if !label.ends_with(".upgraded") {
+                            labels.push((label.to_owned(), ext));
+                        }
                     }
                 }
             }
@@ -459,27 +464,26 @@ where
 
     let mut problems = Vec::new();
     let mut covered = BTreeSet::new();
-    for label in &labels {
-        let path = dir.join(format!("{label}.json"));
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+    for (label, ext) in &labels {
+        let file = format!("{label}.{ext}");
+        let path = dir.join(&file);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
             Err(e) => {
                 problems.push(format!("{}: cannot read it: {e}", path.display()));
                 continue;
             }
         };
-        let tagged = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v.get(T::TAG).and_then(Value::as_u64));
+        let (tagged, loaded) = load::<T>(ext, &bytes);
         let at = match tagged {
             Some(v) => format!(" (stored at version {v})"),
             None => String::new(),
         };
-        let stored = match crate::json::from_str::<T>(&text) {
+        let stored = match loaded {
             Ok(stored) => stored,
             Err(e) => {
                 problems.push(format!(
-                    "fixture `{label}.json`{at} no longer loads: {e}\n\
+                    "fixture `{file}`{at} no longer loads: {e}\n\
                      It is a payload as a release stored it: records like it are in stores. \
                      Fix the type or the step that broke it; do not edit the fixture."
                 ));
@@ -491,7 +495,7 @@ where
             Ok(written) => written,
             Err(e) => {
                 problems.push(format!(
-                    "fixture `{label}.json`{at} loads but cannot be written: {e}"
+                    "fixture `{file}`{at} loads but cannot be written: {e}"
                 ));
                 continue;
             }
@@ -507,7 +511,7 @@ where
         };
         let difference = match &snapshot {
             None => Some(format!(
-                "fixture `{label}.json`{at} has no snapshot `{label}.upgraded.json` of what it \
+                "fixture `{file}`{at} has no snapshot `{label}.upgraded.json` of what it \
                  upgrades to: run the test with {BLESS}=1 to write it, review it and commit it"
             )),
             Some(snapshot) => match serde_json::from_str::<Value>(snapshot) {
@@ -520,7 +524,7 @@ where
                     let now: Value = serde_json::from_str(&written).unwrap_or(Value::Null);
                     first_difference(&expected, &now, String::new()).map(|(at_path, a, b)| {
                         format!(
-                            "fixture `{label}.json`{at}, upgraded to version {version}, differs \
+                            "fixture `{file}`{at}, upgraded to version {version}, differs \
                              from its snapshot `{label}.upgraded.json` at `{where_}`: the \
                              snapshot has {a}, the type now makes {b}.\n\
                              A step (or a default) now makes something else of records stored \
@@ -570,6 +574,42 @@ where
         message.push_str(&problem.replace('\n', "\n  "));
     }
     Err(GuardError::new(message))
+}
+
+/// Reads a fixture: the version its tag says (for messages), and the value.
+fn load<T>(ext: &str, bytes: &[u8]) -> (Option<u64>, Result<crate::Stored<T>, String>)
+where
+    T: Versioned + DeserializeVersionedOwned,
+{
+    let tag = |v: Option<Value>| v.and_then(|v| v.get(T::TAG).and_then(Value::as_u64));
+    match ext {
+        "json" => {
+            let text = match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => return (None, Err(format!("not UTF-8: {e}"))),
+            };
+            (
+                tag(serde_json::from_str(text).ok()),
+                crate::json::from_str::<T>(text).map_err(|e| e.to_string()),
+            )
+        }
+        #[cfg(feature = "msgpack")]
+        "msgpack" => (
+            tag(rmp_serde::from_slice(bytes).ok()),
+            rmp_serde::from_slice::<crate::Stored<T>>(bytes).map_err(|e| e.to_string()),
+        ),
+        #[cfg(feature = "cbor")]
+        "cbor" => (
+            tag(ciborium::from_reader(bytes).ok()),
+            ciborium::from_reader::<crate::Stored<T>, _>(bytes).map_err(|e| e.to_string()),
+        ),
+        other => (
+            None,
+            Err(format!(
+                "reading `.{other}` fixtures needs the cargo feature `{other}` of schema-migrate"
+            )),
+        ),
+    }
 }
 
 /// Writes `value` as `<dir>/<label>.json`, a fixture of the current version:

@@ -618,3 +618,48 @@ The oldest version still read.
         "{profile}"
     );
 }
+
+/// MessagePack (with field names) and CBOR fixtures, as a BYTEA or BLOB
+/// column holds them, beside JSON ones; their snapshots are JSON.
+#[cfg(feature = "store")]
+#[test]
+fn messagepack_and_cbor_fixtures() {
+    let dir = temp();
+    let v1 = serde_json::json!({"_version": 1, "title": "sync"});
+    std::fs::write(
+        dir.path().join("v1.msgpack"),
+        rmp_serde::to_vec_named(&v1).unwrap(),
+    )
+    .unwrap();
+    let mut cbor = Vec::new();
+    let v2 = released::Doc {
+        name: "index".into(),
+        retries: 1,
+    };
+    ciborium::into_writer(&v2, &mut cbor).unwrap();
+    std::fs::write(dir.path().join("v2.cbor"), &cbor).unwrap();
+
+    check_fixtures::<released::Doc>(dir.path(), true).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("v1.upgraded.json")).unwrap(),
+        "{\n  \"_version\": 2,\n  \"name\": \"sync\",\n  \"retries\": 3\n}\n"
+    );
+    check_fixtures::<released::Doc>(dir.path(), false).unwrap();
+
+    let message = err(check_fixtures::<other_default::Doc>(dir.path(), false));
+    assert!(
+        message.contains("fixture `v1.msgpack` (stored at version 1), upgraded to version 2, differs from its snapshot `v1.upgraded.json` at `/retries`"),
+        "{message}"
+    );
+    let message = err(check_fixtures::<rewritten::Doc>(dir.path(), false));
+    assert!(
+        message.contains("fixture `v1.msgpack` (stored at version 1) no longer loads: "),
+        "{message}"
+    );
+    std::fs::remove_file(dir.path().join("v2.cbor")).unwrap();
+    let message = err(check_fixtures::<released::Doc>(dir.path(), false));
+    assert!(
+        message.contains("Doc has no fixture at version 2 "),
+        "{message}"
+    );
+}
