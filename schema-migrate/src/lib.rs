@@ -115,7 +115,8 @@ pub trait Versioned: Sized {
     /// The wire shape of `version` as the derive knows it, one line per
     /// field or variant (wire name, type as written, the `#[serde]` items
     /// that change the wire form), or `None` for a version this type does
-    /// not read. What `schema_migrate::testing::assert_schema_lock` records and compares.
+    /// not read: what `schema_migrate::testing::assert_schema_lock` records
+    /// and compares.
     ///
     /// A hand-written impl has no derived shape: each readable version is
     /// one line that says so, and only fixtures guard it.

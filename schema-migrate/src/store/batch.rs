@@ -657,6 +657,7 @@ impl std::error::Error for RunError {
 
 /// The self-drawn progress line on stderr (redrawn in place on a terminal,
 /// or one plain line at a time).
+///
 /// With the command line (feature `cli`), the line on a terminal is
 /// indicatif's bar, with rate and ETA.
 struct Bar {
