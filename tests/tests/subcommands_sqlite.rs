@@ -356,7 +356,7 @@ fn a_forced_bar_shows_rate_and_eta() {
         "{:?}",
         out.stderr
     );
-    assert!(out.stderr.contains("/s, ETA "), "{:?}", out.stderr);
+    assert!(out.stderr.contains(" records/s, ETA "), "{:?}", out.stderr);
     assert!(
         out.stderr
             .contains("2 to upgrade, 1 current, 1 failed, 0 conflicts, at trip-4"),

@@ -2,10 +2,10 @@
 //! indicatif: a bar with rate and ETA when the number of records is known
 //! (`--limit`), a spinner with the rate otherwise.
 
-use std::io::Write;
+use std::io::Write as _;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle, TermLike};
 
 use super::Report;
 
@@ -23,18 +23,22 @@ impl Fancy {
             Some(total) => (
                 ProgressBar::with_draw_target(Some(total), target),
                 format!(
-                    "{{spinner}} [{{bar:24}}] {{pos}}/{{len}} {what}, {{per_sec}}, ETA {{eta}}: {{msg}}"
+                    "{{spinner}} [{{bar:24}}] {{pos}}/{{len}} {what}, {{rate}}, ETA {{eta}}: {{msg}}"
                 ),
             ),
             None => (
                 ProgressBar::with_draw_target(None, target),
-                format!("{{spinner}} {{pos}} {what}, {{per_sec}}: {{msg}}"),
+                format!("{{spinner}} {{pos}} {what}, {{rate}}: {{msg}}"),
             ),
         };
         // The templates are constants: a bad one is a bug, shown as the
         // default style rather than a failed migration.
         if let Ok(style) = ProgressStyle::with_template(&template) {
-            bar.set_style(style.progress_chars("#>-"));
+            // Whole records a second: indicatif's `per_sec` shows four decimals.
+            let rate = |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} records/s", state.per_sec());
+            };
+            bar.set_style(style.progress_chars("#>-").with_key("rate", rate));
         }
         bar.enable_steady_tick(Duration::from_millis(100));
         Fancy { bar }
