@@ -98,6 +98,24 @@ fn versioned_impl(input: &Input, plan: &Plan) -> TokenStream {
     };
     let typed_asserts = typed_asserts(input, plan);
     let stored_fields = crate::fields::stored_fields(input, plan);
+    let context_from_columns = plan.context.map(|ctx| {
+        let sm = sm();
+        quote! {
+            fn context_from_columns(
+                __columns: &#sm::serde_json::Map<::std::string::String, #sm::serde_json::Value>,
+                __read: &mut dyn ::core::ops::FnMut(),
+            ) -> ::core::result::Result<(), ::std::string::String> {
+                #[allow(unused_imports, reason = "one of the two applies")]
+                use #sm::columns::{NotDeserialize as _, ViaDeserialize as _};
+                (&#sm::columns::Probe::<#ctx>::new()).build(
+                    <Self as ::schema_migrate::Versioned>::NAME,
+                    __columns,
+                    __read,
+                )
+            }
+        }
+    });
+    let wire_shape = crate::shape::wire_shape(input, plan);
     quote! {
         #[automatically_derived]
         impl #impl_g ::schema_migrate::Versioned for #ident #ty_g #where_c {
@@ -111,10 +129,16 @@ fn versioned_impl(input: &Input, plan: &Plan) -> TokenStream {
             fn history() -> ::std::vec::Vec<&'static ::schema_migrate::Step> {
                 #history
             }
+            #context_from_columns
             fn stored_fields(
                 version: ::core::primitive::u32,
             ) -> ::core::option::Option<&'static [&'static ::core::primitive::str]> {
                 #stored_fields
+            }
+            fn wire_shape(
+                version: ::core::primitive::u32,
+            ) -> ::core::option::Option<&'static [&'static ::core::primitive::str]> {
+                #wire_shape
             }
         }
         #typed_asserts

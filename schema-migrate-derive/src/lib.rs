@@ -5,7 +5,8 @@
 //! derives each stored version's shape, and `expand.rs` with `ser.rs` and
 //! `de.rs` generate the code (`late.rs`: the reader of payloads whose tag is
 //! not first; `bound.rs`: the impls' bounds, inferred as serde_derive infers
-//! them; `fields.rs`: the names each version models); `fallback.rs` stubs
+//! them; `fields.rs`: the names each version models; `shape.rs`: each
+//! version's wire shape, for the schema lock); `fallback.rs` stubs
 //! the impls when there are errors.
 
 mod ast;
@@ -22,6 +23,7 @@ mod fields;
 mod late;
 mod ser;
 mod tokens;
+mod shape;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};

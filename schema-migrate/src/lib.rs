@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod changelog;
 mod content;
 pub mod context;
 mod de;
@@ -15,10 +16,13 @@ pub mod reference;
 mod ser;
 #[cfg(feature = "store")]
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod value;
 mod write;
 
 pub use context::with_context;
+pub use changelog::changelog;
 pub use de::{DeserializeVersioned, DeserializeVersionedOwned, Stored};
 pub use error::{BoxError, Error};
 pub use history::{Op, Step};
@@ -144,6 +148,39 @@ pub trait Versioned: Sized {
             .filter(|s| s.from >= version)
             .collect())
     }
+
+    /// The wire shape of `version` as the derive knows it, one line per
+    /// field or variant (wire name, type as written, the `#[serde]` items
+    /// that change the wire form), or `None` for a version this type does
+    /// not read: what `schema_migrate::testing::assert_schema_lock` records
+    /// and compares.
+    ///
+    /// A hand-written impl has no derived shape: each readable version is
+    /// one line that says so, and only fixtures guard it.
+    #[doc(hidden)]
+    fn wire_shape(version: u32) -> Option<&'static [&'static str]> {
+        (Self::OLDEST..=Self::VERSION)
+            .contains(&version)
+            .then_some(&["opaque: a hand-written Versioned impl; only fixtures see its shape"][..])
+    }
+
+    /// Runs `read` with this type's context (`#[schema(context = Ctx)]`)
+    /// built from `columns` (the command line's `--context-columns`: `Ctx`
+    /// read from the JSON object of the columns). An error when the type
+    /// has no context type, or one that is not `Deserialize`, or the
+    /// columns do not make one.
+    #[doc(hidden)]
+    fn context_from_columns(
+        columns: &serde_json::Map<String, serde_json::Value>,
+        read: &mut dyn FnMut(),
+    ) -> Result<(), String> {
+        let _ = (columns, read);
+        Err(format!(
+            "{} has no #[schema(context = ..)]: no step of it takes a context, so there is nothing \
+             for --context-columns to build",
+            Self::NAME
+        ))
+    }
 }
 
 /// `found` as a version `T` can read: not newer than `T::VERSION` (whose
@@ -187,6 +224,76 @@ pub mod __private {
     pub use serde::de::value::MapAccessDeserializer;
     pub use serde::de::IgnoredAny;
     pub use serde_json;
+
+    /// Builds a context from columns when its type is `Deserialize` (the
+    /// derive calls `(&Probe::<Ctx>::new()).build(..)`: method resolution
+    /// picks the impl on `Probe` when the bound holds, the one on `&Probe`
+    /// otherwise).
+    pub mod columns {
+        use std::marker::PhantomData;
+
+        pub struct Probe<C>(PhantomData<fn() -> C>);
+
+        impl<C> Probe<C> {
+            pub fn new() -> Self {
+                Probe(PhantomData)
+            }
+        }
+
+        impl<C> Default for Probe<C> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        pub trait ViaDeserialize {
+            fn build(
+                &self,
+                type_name: &'static str,
+                columns: &serde_json::Map<String, serde_json::Value>,
+                read: &mut dyn FnMut(),
+            ) -> Result<(), String>;
+        }
+
+        impl<C: serde::de::DeserializeOwned + Clone + 'static> ViaDeserialize for Probe<C> {
+            fn build(
+                &self,
+                _: &'static str,
+                columns: &serde_json::Map<String, serde_json::Value>,
+                read: &mut dyn FnMut(),
+            ) -> Result<(), String> {
+                let ctx: C = serde_json::from_value(serde_json::Value::Object(columns.clone()))
+                    .map_err(|e| format!("`{}` from {}: {e}", std::any::type_name::<C>(), serde_json::Value::Object(columns.clone())))?;
+                crate::with_context(&ctx, read);
+                Ok(())
+            }
+        }
+
+        pub trait NotDeserialize {
+            fn build(
+                &self,
+                type_name: &'static str,
+                columns: &serde_json::Map<String, serde_json::Value>,
+                read: &mut dyn FnMut(),
+            ) -> Result<(), String>;
+        }
+
+        impl<C> NotDeserialize for &Probe<C> {
+            fn build(
+                &self,
+                type_name: &'static str,
+                _: &serde_json::Map<String, serde_json::Value>,
+                _: &mut dyn FnMut(),
+            ) -> Result<(), String> {
+                Err(format!(
+                    "the context type `{}` of {type_name} is not Deserialize (and Clone), so \
+                     --context-columns cannot build it; derive them, or build the context in code \
+                     with Migrator::context",
+                    std::any::type_name::<C>()
+                ))
+            }
+        }
+    }
 
     /// Const string equality, for the derive's compile-time checks.
     pub const fn str_eq(a: &str, b: &str) -> bool {

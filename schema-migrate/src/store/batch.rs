@@ -233,6 +233,13 @@ impl<T> Migrator<T> {
         self.context = Some(scope(build));
         self
     }
+
+    /// Runs each record inside `scope` (the command line's
+    /// `--context-columns`).
+    pub(crate) fn scope(mut self, scope: Scope) -> Self {
+        self.context = Some(scope);
+        self
+    }
 }
 
 impl<T: Versioned> Migrator<T> {
@@ -861,10 +868,15 @@ impl std::error::Error for RunError {
 
 /// The self-drawn progress line on stderr (redrawn in place on a terminal,
 /// or one plain line at a time).
+///
+/// With the command line (feature `cli`), the line on a terminal is
+/// indicatif's bar, with rate and ETA.
 struct Bar {
     limit: Option<u64>,
     plain: bool,
     last_draw: Option<Instant>,
+    #[cfg(feature = "cli")]
+    fancy: Option<super::fancy::Fancy>,
 }
 
 impl Bar {
@@ -873,10 +885,22 @@ impl Bar {
             limit,
             plain,
             last_draw: None,
+            #[cfg(feature = "cli")]
+            fancy: (!plain).then(|| super::fancy::Fancy::new(limit, "scanned")),
         }
     }
 
     fn draw(&mut self, report: &Report, last: bool) {
+        #[cfg(feature = "cli")]
+        if let Some(fancy) = &self.fancy {
+            let message = super::fancy::Fancy::report_message(report);
+            if last {
+                fancy.finish(report.scanned, message);
+            } else {
+                fancy.show(report.scanned, message);
+            }
+            return;
+        }
         let now = Instant::now();
         // Redrawing on every batch would cost more than the batch on a fast
         // store: ten times a second is enough for a human.

@@ -14,8 +14,11 @@ use std::fmt;
 use std::future::Future;
 
 mod batch;
+#[cfg(feature = "cli")]
 pub mod cli;
 mod codec;
+#[cfg(feature = "cli")]
+mod fancy;
 mod layout;
 mod lazy;
 mod open;

@@ -1,0 +1,23 @@
+//! The project's own guardrails, as a user's CI runs them: the store
+//! suite's versioned types against their committed lock files
+//! (`tests/locks/`) and golden fixtures (`tests/fixtures/<Type>/`). A change
+//! to the types or their steps that the files do not record fails here, so
+//! `.ci/run` fails until it is versioned (or, for unreleased work, blessed
+//! with `SCHEMA_MIGRATE_BLESS=1 cargo test` and committed).
+
+use schema_migrate::testing::{assert_fixtures, assert_schema_lock};
+use schema_migrate_tests::store::fixture::{Message, TripState};
+
+const LOCKS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/locks");
+
+#[test]
+fn trip_state_is_locked() {
+    assert_schema_lock::<TripState>(LOCKS);
+    assert_fixtures::<TripState>(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/TripState"));
+}
+
+#[test]
+fn message_is_locked() {
+    assert_schema_lock::<Message>(LOCKS);
+    assert_fixtures::<Message>(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/Message"));
+}
