@@ -184,3 +184,113 @@ pub mod rollout {
         }
     }
 }
+
+/// The PostHog case of steps that see their context: one assistant state
+/// split per graph, where a subgraph's checkpoint needs a different step
+/// from the root's.
+pub mod posthog {
+    use schema_migrate::Versioned;
+    use serde_json::{json, Map, Value};
+
+    /// Where a checkpoint lives, as the checkpoint table's columns say.
+    #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+    pub struct GraphCtx {
+        pub checkpoint_ns: String,
+        pub thread_type: String,
+    }
+
+    impl GraphCtx {
+        pub fn root() -> Self {
+            GraphCtx {
+                checkpoint_ns: String::new(),
+                thread_type: "conversation".into(),
+            }
+        }
+        pub fn subgraph(ns: &str) -> Self {
+            GraphCtx {
+                checkpoint_ns: ns.into(),
+                thread_type: "conversation".into(),
+            }
+        }
+        pub fn is_root(&self) -> bool {
+            self.checkpoint_ns.is_empty()
+        }
+    }
+
+    /// Version 1 held every graph's messages in one list; version 2 keeps the
+    /// root's under `messages` and moves a subgraph's to `subgraph_messages`,
+    /// which only the context can tell apart.
+    fn split_per_graph(state: &mut Map<String, Value>, ctx: &GraphCtx) -> Result<(), String> {
+        let messages = state.remove("messages").ok_or("no messages")?;
+        if ctx.is_root() {
+            state.insert("messages".into(), messages);
+            state.insert("subgraph_messages".into(), json!([]));
+        } else {
+            state.insert("messages".into(), json!([]));
+            state.insert("subgraph_messages".into(), messages);
+        }
+        Ok(())
+    }
+
+    fn join_per_graph(state: &mut Map<String, Value>, ctx: &GraphCtx) -> Result<(), String> {
+        let root = state.remove("messages").ok_or("no messages")?;
+        let sub = state
+            .remove("subgraph_messages")
+            .ok_or("no subgraph messages")?;
+        state.insert("messages".into(), if ctx.is_root() { root } else { sub });
+        Ok(())
+    }
+
+    /// A transform that takes the context, and one that does not, in one history.
+    fn mode_for(flag: bool, ctx: &GraphCtx) -> String {
+        match (flag, ctx.thread_type.as_str()) {
+            (true, "task") => "background".into(),
+            (true, _) => "interactive".into(),
+            (false, _) => "off".into(),
+        }
+    }
+    fn flag_of(mode: &String, _ctx: &GraphCtx) -> bool {
+        mode != "off"
+    }
+    fn upper(s: String) -> String {
+        s.to_uppercase()
+    }
+    #[allow(
+        clippy::ptr_arg,
+        reason = "a back function borrows the field as its type is"
+    )]
+    fn lower(s: &String) -> String {
+        s.to_lowercase()
+    }
+
+    #[derive(Debug, Clone, PartialEq, Versioned)]
+    #[schema(
+        version = 3,
+        context = GraphCtx,
+        migrate(from = 1, description = "Split per graph", with = split_per_graph, back = join_per_graph),
+        migrate(from = 2, description = "Mode", transform(streaming: bool => mode_for, back = flag_of),
+                transform(title: String => upper, back = lower)),
+    )]
+    pub struct AssistantState {
+        pub messages: Vec<String>,
+        pub subgraph_messages: Vec<String>,
+        pub streaming: String,
+        pub title: String,
+        #[serde(default)]
+        pub memory: Option<Memory>,
+    }
+
+    /// A nested versioned type with a context type of its own.
+    #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+    pub struct Tenant(pub String);
+
+    fn scoped(key: String, tenant: &Tenant) -> String {
+        format!("{}/{key}", tenant.0)
+    }
+
+    #[derive(Debug, Clone, PartialEq, Versioned)]
+    #[schema(version = 2, context = Tenant, migrate(from = 1, transform(key: String => scoped)))]
+    pub struct Memory {
+        pub key: String,
+    }
+}

@@ -22,8 +22,8 @@ mod fallback;
 mod fields;
 mod late;
 mod ser;
-mod tokens;
 mod shape;
+mod tokens;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};

@@ -193,8 +193,8 @@ impl fmt::Display for Error {
             Error::MissingContext { type_name, from, to, op, context } => write!(
                 f,
                 "{type_name}: migration step {from} -> {to} at {op} needs a context of type `{context}`, \
-                 and none was given: read inside `schema_migrate::with_context(&ctx, ..)` or with \
-                 `schema_migrate::json::from_str_with`"
+                 and none was given: read inside `schema_migrate::with_context(&ctx, ..)` (on the \
+                 command line: --context-columns)"
             ),
             Error::Irreversible { type_name, version, step_type, from, to, op, help } => {
                 write!(f, "{type_name}: cannot write version {version}: ")?;

@@ -21,8 +21,8 @@ pub mod testing;
 mod value;
 mod write;
 
-pub use context::with_context;
 pub use changelog::changelog;
+pub use context::with_context;
 pub use de::{DeserializeVersioned, DeserializeVersionedOwned, Stored};
 pub use error::{BoxError, Error};
 pub use history::{Op, Step};
@@ -263,7 +263,13 @@ pub mod __private {
                 read: &mut dyn FnMut(),
             ) -> Result<(), String> {
                 let ctx: C = serde_json::from_value(serde_json::Value::Object(columns.clone()))
-                    .map_err(|e| format!("`{}` from {}: {e}", std::any::type_name::<C>(), serde_json::Value::Object(columns.clone())))?;
+                    .map_err(|e| {
+                        format!(
+                            "`{}` from {}: {e}",
+                            std::any::type_name::<C>(),
+                            serde_json::Value::Object(columns.clone())
+                        )
+                    })?;
                 crate::with_context(&ctx, read);
                 Ok(())
             }

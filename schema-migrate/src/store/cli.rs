@@ -34,9 +34,9 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use super::{Failure, Format, Migrator, Pointer, Progress, RecordStore};
 use crate::{DeserializeVersionedOwned, SerializeVersioned, Versioned};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// The environment variable `--store` defaults to.
 pub const STORE_ENV: &str = "SCHEMA_MIGRATE_STORE";
@@ -979,7 +979,9 @@ fn columns_context<T: Versioned>(options: &Options) -> Option<super::batch::Scop
     if options.layout.context_columns.is_empty() {
         return None;
     }
-    Some(std::sync::Arc::new(|record: &super::Record, read: &mut dyn FnMut()| {
-        T::context_from_columns(&record.columns, read)
-    }))
+    Some(std::sync::Arc::new(
+        |record: &super::Record, read: &mut dyn FnMut()| {
+            T::context_from_columns(&record.columns, read)
+        },
+    ))
 }
