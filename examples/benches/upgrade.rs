@@ -256,6 +256,47 @@ impl From<&AgentState> for VersionedAgentState {
     }
 }
 
+/// (2b) The same history with a context (`#[schema(context = Region)]`):
+/// the transform takes `&Region`, read inside `with_context`.
+#[derive(Debug, Clone, PartialEq, Versioned)]
+#[schema(
+    version = 4,
+    tag = "schema_version",
+    context = Region,
+    migrate(from = 1, description = "Sampling temperature", add(temperature = 1.0)),
+    migrate(
+        from = 2,
+        description = "Model renamed, debug trace dropped",
+        rename(llm = model),
+        remove(debug_trace)
+    ),
+    migrate(from = 3, description = "Tags as a list", transform(tags: String => split_tags_in)),
+)]
+pub struct ContextAgentState {
+    pub session_id: String,
+    pub model: String,
+    pub temperature: f64,
+    pub metadata: Metadata,
+    pub plan: Vec<PlanStep>,
+    pub messages: Vec<Message>,
+    pub counters: Counters,
+    pub tags: Vec<String>,
+}
+
+/// Where the state lives; the tags of some regions were never split.
+#[derive(Debug, Clone)]
+pub struct Region {
+    pub unsplit: bool,
+}
+
+fn split_tags_in(tags: String, region: &Region) -> Vec<String> {
+    if region.unsplit {
+        vec![tags]
+    } else {
+        split_tags(tags)
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The naive upgrade: parse to a Value, apply the three steps to the map by
 // hand, then `from_value` into the baseline struct.
@@ -818,6 +859,28 @@ fn main() {
                 base_heap: heap_of(&mut base_ser),
                 cand_heap: heap_of(&mut cand),
                 time: compare(&mut base_ser, &mut cand, budget),
+                target: Some(1.10),
+            });
+        }
+
+        // A step that takes a context, read inside `with_context`: the
+        // scope's push and pop and one lookup per read.
+        if keep(size, "context") {
+            let region = Region { unsplit: false };
+            let payload = &p.v1_first;
+            let mut cand = || {
+                schema_migrate::with_context(&region, || {
+                    serde_json::from_str::<ContextAgentState>(black_box(payload)).unwrap()
+                })
+            };
+            let cand_heap = heap_of(&mut cand);
+            rows.push(Row {
+                size,
+                case: "v1 payload, tag first, a step taking a context",
+                payload: payload.len(),
+                time: compare(&mut base_de, &mut cand, budget),
+                base_heap: base_de_heap,
+                cand_heap,
                 target: Some(1.10),
             });
         }
