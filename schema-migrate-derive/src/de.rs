@@ -17,7 +17,9 @@ use crate::ast::{meta_key, path_value, Data, Input, Repr};
 use crate::attr::{self, Op};
 use crate::bound::{de_generics, mentions_param};
 use crate::check::{Base, Conversion, History, Plan, Shape, Slot, SlotTy, VariantSlot};
-use crate::tokens::{phantom, sm, typed_default, SERDE_CRATE};
+use crate::tokens::{
+    container_metas_except, phantom, serde_attr, sm, typed_default, without_names, SERDE_CRATE,
+};
 
 pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
     let mirror = mirror(input);
@@ -244,14 +246,6 @@ fn variant_fields(fields: &Fields) -> TokenStream {
     }
 }
 
-fn serde_attr(metas: &[&Meta]) -> TokenStream {
-    if metas.is_empty() {
-        TokenStream::new()
-    } else {
-        quote!(#[serde(#(#metas),*)])
-    }
-}
-
 /// With a container `#[serde(default)]` (or `default = "path"`), missing
 /// fields take their values from the type's default. The hidden readers get
 /// a `Default` built from it, field by field. Returns the expression that
@@ -315,27 +309,11 @@ fn version_ident(v: u32) -> Ident {
 /// per field and variant there, and a container `default` would need
 /// `Default` on the hidden type.
 fn old_container_attr(input: &Input) -> TokenStream {
-    let kept: Vec<&Meta> = input
-        .serde
-        .iter()
-        .filter(|m| {
-            !matches!(
-                meta_key(m).as_str(),
-                "crate" | "rename_all" | "default" | "rename"
-            )
-        })
-        .collect();
+    let kept = container_metas_except(input, &["crate", "rename_all", "default", "rename"]);
     let (_, de_name) = input.names();
     let mut attr = serde_attr(&kept);
     attr.extend(quote!(#[serde(rename = #de_name)]));
     attr
-}
-
-/// A field's or variant's own attributes, minus its name (set explicitly).
-fn without_names(metas: &[Meta]) -> Vec<&Meta> {
-    // Aliases stay: the reference path reads them at every version, through
-    // the current type.
-    metas.iter().filter(|m| meta_key(m) != "rename").collect()
 }
 
 fn old_types(
@@ -525,7 +503,7 @@ fn old_variant(v: &VariantSlot, repr: &Repr) -> TokenStream {
 }
 
 /// The pattern binding a variant's fields, and the same fields to build it.
-fn variant_move(fields: &Fields) -> (TokenStream, TokenStream) {
+pub fn variant_move(fields: &Fields) -> (TokenStream, TokenStream) {
     match fields {
         Fields::Named(named) => {
             let names: Vec<_> = named

@@ -14,14 +14,16 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::{Fields, GenericParam, Generics, Ident, Lifetime, LifetimeParam, Meta};
+use syn::{Fields, GenericParam, Generics, Ident, Lifetime, LifetimeParam};
 
-use crate::ast::{meta_key, Data, Input, Repr};
+use crate::ast::{Data, Input, Repr};
 use crate::attr::{self, Op};
 use crate::back::{Action, Down, WriteField, WriteShape, WriteTy, WriteVariant, Writers};
 use crate::bound::ser_generics;
 use crate::check::{History, Plan};
-use crate::tokens::{phantom, sm, typed_default, SERDE_CRATE};
+use crate::tokens::{
+    container_metas_except, phantom, serde_attr, sm, typed_default, without_names, SERDE_CRATE,
+};
 
 pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
     let sm = sm();
@@ -262,33 +264,20 @@ fn writer_generics(generics: &Generics) -> Generics {
 /// container's, minus what only reading uses and the names the writer
 /// spells out per field and variant.
 fn container_attr(input: &Input) -> TokenStream {
-    let kept: Vec<&Meta> = input
-        .serde
-        .iter()
-        .filter(|m| {
-            !matches!(
-                meta_key(m).as_str(),
-                "crate" | "rename_all" | "default" | "rename" | "deny_unknown_fields" | "expecting"
-            )
-        })
-        .collect();
+    let kept = container_metas_except(
+        input,
+        &[
+            "crate",
+            "rename_all",
+            "default",
+            "rename",
+            "deny_unknown_fields",
+            "expecting",
+        ],
+    );
     let (ser_name, _) = input.names();
     let kept = serde_attr(&kept);
     quote!(#kept #[serde(rename = #ser_name)])
-}
-
-fn serde_attr(metas: &[&Meta]) -> TokenStream {
-    if metas.is_empty() {
-        TokenStream::new()
-    } else {
-        quote!(#[serde(#(#metas),*)])
-    }
-}
-
-/// A field's or variant's attributes without its name, which the writer
-/// gives (`rename` is serde's only naming key that writing reads).
-fn without_rename(metas: &[Meta]) -> Vec<&Meta> {
-    metas.iter().filter(|m| meta_key(m) != "rename").collect()
 }
 
 /// `__W{v}`; only the older versions are serialized.
@@ -326,7 +315,7 @@ fn writer_type(
                 match ty {
                     WriteTy::Borrowed(field) => {
                         let own = match wire {
-                            Some(_) => serde_attr(&without_rename(&field.serde)),
+                            Some(_) => serde_attr(&without_names(&field.serde)),
                             None => serde_attr(&field.serde.iter().collect::<Vec<_>>()),
                         };
                         let a = attrs(quote!(#rename #own));
@@ -353,7 +342,7 @@ fn writer_type(
         WriteShape::Enum(variants) => {
             let variants = variants.iter().map(|WriteVariant { variant, wire }| {
                 let ident = variant.ident;
-                let own = serde_attr(&without_rename(&variant.serde));
+                let own = serde_attr(&without_names(&variant.serde));
                 let a = attrs(quote!(#[serde(rename = #wire)] #own));
                 let fields = borrowed_fields(variant.fields, serialized);
                 quote!(#a #ident #fields)
@@ -399,21 +388,6 @@ fn borrowed_fields(fields: &Fields, with_attrs: bool) -> TokenStream {
     }
 }
 
-/// The pattern binding a variant's fields, and the same names to build it.
-fn variant_bindings(fields: &Fields) -> TokenStream {
-    match fields {
-        Fields::Named(named) => {
-            let names = named.named.iter().map(|f| &f.ident);
-            quote!({ #(#names),* })
-        }
-        Fields::Unnamed(unnamed) => {
-            let names = (0..unnamed.unnamed.len()).map(|i| format_ident!("__{}", i));
-            quote!(( #(#names),* ))
-        }
-        Fields::Unit => TokenStream::new(),
-    }
-}
-
 /// `__W{VERSION}::__of(&value)`: every field borrowed.
 fn newest_writer(input: &Input, wg: &Generics, v: u32, shape: &WriteShape) -> TokenStream {
     let name = version_ident(v);
@@ -439,7 +413,7 @@ fn newest_writer(input: &Input, wg: &Generics, v: u32, shape: &WriteShape) -> To
         WriteShape::Enum(variants) => {
             let arms = variants.iter().map(|WriteVariant { variant, .. }| {
                 let vi = variant.ident;
-                let b = variant_bindings(variant.fields);
+                let (b, _) = crate::de::variant_move(variant.fields);
                 quote!(#ident::#vi #b => #name::#vi #b)
             });
             quote!(match __value { #(#arms,)* })
@@ -502,7 +476,7 @@ fn down_impl(
         (WriteShape::Enum(variants), _) => {
             let arms = variants.iter().map(|WriteVariant { variant, .. }| {
                 let vi = variant.ident;
-                let b = variant_bindings(variant.fields);
+                let (b, _) = crate::de::variant_move(variant.fields);
                 quote!(#name::#vi #b => #target::#vi #b)
             });
             let phantom_bind = phantom.as_ref().map(|(f, _)| quote!(#f,));

@@ -3,7 +3,9 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned, ToTokens};
-use syn::{Expr, Generics, Ident, Type};
+use syn::{Expr, Generics, Ident, Meta, Type};
+
+use crate::ast::{meta_key, Input};
 
 /// The runtime, as generated code names it.
 pub fn sm() -> TokenStream {
@@ -39,4 +41,29 @@ pub fn typed_default(expr: Option<&Expr>, ty: &Type) -> TokenStream {
         }
         None => quote!(<#ty as ::core::default::Default>::default()),
     }
+}
+
+/// `#[serde(a, b, ...)]`, or nothing for no items.
+pub fn serde_attr(metas: &[&Meta]) -> TokenStream {
+    if metas.is_empty() {
+        TokenStream::new()
+    } else {
+        quote!(#[serde(#(#metas),*)])
+    }
+}
+
+/// A field's or variant's own attributes, minus its name, which the hidden
+/// readers and writers spell out. Aliases stay: the reference path reads
+/// them at every version, through the current type, and writing ignores them.
+pub fn without_names(metas: &[Meta]) -> Vec<&Meta> {
+    metas.iter().filter(|m| meta_key(m) != "rename").collect()
+}
+
+/// The container's `#[serde]` items but the `dropped` keys.
+pub fn container_metas_except<'a>(input: &'a Input, dropped: &[&str]) -> Vec<&'a Meta> {
+    input
+        .serde
+        .iter()
+        .filter(|m| !dropped.contains(&meta_key(m).as_str()))
+        .collect()
 }

@@ -141,14 +141,13 @@ pub mod call {
         fn apply(self, old: Old) -> Result<New, BoxError>;
     }
 
-    impl<F, Old, New, Ctx, Out> Transform<Old, New, Ctx, Plain> for F
+    impl<F, Old, New, Ctx> Transform<Old, New, Ctx, Plain> for F
     where
-        F: FnOnce(Old) -> Out,
-        Out: TransformOutput<New>,
+        F: crate::TransformFn<Old, New>,
     {
         #[inline]
         fn apply(self, old: Old) -> Result<New, BoxError> {
-            self(old).into_step()
+            crate::TransformFn::apply(self, old)
         }
     }
 
