@@ -155,6 +155,11 @@ struct StoreArgs {
     /// With --match: the payload is this field of a hash
     #[arg(long, value_name = "NAME", help_heading = "Existing Redis keys")]
     hash_field: Option<String>,
+    /// Only the records in part I of N (0 <= I < N), by a hash of the key:
+    /// N processes with I = 0..N-1 together visit every record once, each
+    /// resuming on its own
+    #[arg(long, value_name = "I/N", value_parser = partition)]
+    partition: Option<super::Partition>,
     /// Columns of each row that the type's steps see as their context
     /// (`#[schema(context = Ctx)]`): Ctx is read from the JSON object
     /// {"a": ..., "b": ...} of these columns
@@ -230,6 +235,10 @@ fn columns(v: &str) -> Result<Columns, String> {
         return Err(format!("expected COL[,COL...], got {v:?}"));
     }
     Ok(Columns(columns))
+}
+
+fn partition(v: &str) -> Result<super::Partition, String> {
+    v.parse()
 }
 
 fn format(v: &str) -> Result<Format, String> {
@@ -457,6 +466,7 @@ fn options(
         pattern,
         hash_field,
         context_columns,
+        partition,
     } = store_args;
     let key = key.map(|Columns(columns)| columns);
     let prefix_given = prefix.is_some();
@@ -507,6 +517,9 @@ fn options(
     layout.encoding.path = path;
     if let Some(Columns(columns)) = context_columns {
         layout = layout.context_columns(columns);
+    }
+    if let Some(partition) = partition {
+        layout = layout.partition(partition);
     }
     Ok(Options {
         store,

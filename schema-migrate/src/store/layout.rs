@@ -58,6 +58,71 @@ pub struct Layout {
     /// Columns read with each record into [`Record::columns`](super::Record::columns),
     /// for the steps' context (`--context-columns`).
     pub context_columns: Vec<String>,
+    /// Only the records of this partition (`--partition I/N`).
+    pub partition: Option<Partition>,
+}
+
+/// One of `count` disjoint parts of a store's records: the records whose
+/// key hashes to `index` (`--partition I/N`). N processes with I = 0..N-1
+/// together visit every record exactly once, with no coordination between
+/// them, each resuming on its own.
+///
+/// The hash is computed where the records are: on SQLite by a function the
+/// store registers on its connection, on PostgreSQL by the server's
+/// `hashtextextended` over the key columns' text, on Redis from the key
+/// names it lists. A key's partition never changes, so a record that
+/// exists when the runs start is visited by exactly one of them; one
+/// inserted during the runs is visited if its key sorts after where its
+/// partition's run has got to, and otherwise is left, as in a single run,
+/// to the lazy path (the release writing it writes its write version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    /// This part, from 0.
+    pub index: u32,
+    /// How many parts.
+    pub count: u32,
+}
+
+impl Partition {
+    /// Part `index` of `count`; `None` unless `index < count`.
+    pub fn new(index: u32, count: u32) -> Option<Self> {
+        (index < count).then_some(Partition { index, count })
+    }
+
+    /// Whether a key named as the store names it (`Record::key`) is in this
+    /// part, by the client-side hash (Redis, and SQLite's function).
+    pub fn contains(&self, key: &str) -> bool {
+        self.of(key) == self.index
+    }
+
+    /// The part `key` is in, by the client-side hash: FNV-1a over its bytes.
+    pub fn of(&self, key: &str) -> u32 {
+        // Cannot truncate: the remainder is below `count`, a u32.
+        (super::fingerprint(key.as_bytes()) % u64::from(self.count)) as u32
+    }
+}
+
+impl std::str::FromStr for Partition {
+    type Err = String;
+
+    /// `I/N`, as `--partition` takes it.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parse = || {
+            let (i, n) = s.split_once('/')?;
+            Partition::new(i.trim().parse().ok()?, n.trim().parse().ok()?)
+        };
+        parse().ok_or_else(|| {
+            format!(
+                "expected I/N with 0 <= I < N, such as 0/4 (the first of four parts), got {s:?}"
+            )
+        })
+    }
+}
+
+impl std::fmt::Display for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 impl Layout {
@@ -74,6 +139,7 @@ impl Layout {
             hash_field: None,
             encoding: Encoding::default(),
             context_columns: Vec::new(),
+            partition: None,
         }
     }
 
@@ -125,6 +191,12 @@ impl Layout {
         columns: I,
     ) -> Self {
         self.context_columns = columns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Only the records of `partition`: see [`Partition`].
+    pub fn partition(mut self, partition: Partition) -> Self {
+        self.partition = Some(partition);
         self
     }
 

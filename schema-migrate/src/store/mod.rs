@@ -31,7 +31,7 @@ pub mod sqlite;
 
 pub use batch::{Failure, Migrator, Progress, Report, RunError, DEFAULT_BATCH_SIZE};
 pub use codec::{Encoding, Format, Pointer};
-pub use layout::Layout;
+pub use layout::{Layout, Partition};
 pub use lazy::{Lazy, LazyError, Loaded, WriteBack};
 pub use open::{open, open_existing, open_layout, open_layout_read_only, AnyStore};
 

@@ -432,7 +432,25 @@ fn statements(layout: &Layout, keys: &[KeyKind], payload: PayloadKind) -> Sql {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let filter = layout.filter.as_deref().map(|f| format!("({f})"));
+    // The user's condition and the partition's: the server hashes the key
+    // columns' text (joined by a unit separator), so only this part's rows
+    // leave it.
+    let partition = layout.partition.map(|p| {
+        let text = key_cols
+            .iter()
+            .map(|c| format!("t.{c}::text"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "(hashtextextended(concat_ws(chr(31), {text}), 0) & 9223372036854775807) % {} = {}",
+            p.count, p.index
+        )
+    });
+    let filter = match (layout.filter.as_deref(), partition) {
+        (Some(f), Some(p)) => Some(format!("({f}) AND {p}")),
+        (Some(f), None) => Some(format!("({f})")),
+        (None, p) => p,
+    };
     let tuple = |cols: &[String], params: Vec<String>| {
         if cols.len() == 1 {
             format!("t.{} > {}", cols[0], params[0])

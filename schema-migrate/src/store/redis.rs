@@ -565,6 +565,9 @@ impl RedisStore {
         // SCAN may return a key more than once.
         found.sort_unstable();
         found.dedup();
+        if let Some(partition) = &self.inner.layout.partition {
+            found.retain(|key| partition.contains(key));
+        }
         let listing = Arc::new(found);
         *keys.listing.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&listing));
         Ok(listing)
@@ -817,6 +820,36 @@ impl RecordStore for RedisStore {
         if let Some(keys) = &self.inner.keys {
             return self.scan_keys(keys, after, limit).await;
         }
+        let Some(partition) = self.inner.layout.partition else {
+            return self.scan_page(after, limit).await;
+        };
+        // The index is read in key order and this part's records kept: every
+        // part reads every record here (the keys-by-pattern layout filters
+        // the key listing before reading instead).
+        let mut cursor = after.map(str::to_owned);
+        let mut records = Vec::new();
+        while records.len() < limit {
+            let page = self.scan_page(cursor.as_deref(), limit).await?;
+            let full = page.len() == limit;
+            cursor = page.last().map(|r| r.key.clone());
+            records.extend(page.into_iter().filter(|r| partition.contains(&r.key)));
+            if !full {
+                break;
+            }
+        }
+        // Resuming after the last record returned reads the rest again.
+        records.truncate(limit);
+        Ok(records)
+    }
+}
+
+impl RedisStore {
+    /// Up to `limit` records of the store's own layout after `after`.
+    async fn scan_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError> {
         let mut connection = self.connection("scan").await?;
         let start = match after {
             Some(key) => format!("({key}"),

@@ -193,6 +193,7 @@ impl SqliteStore {
             // Another process (a second migrator, the application) may hold
             // the write lock for a moment: wait for it instead of failing.
             conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            register_partition(&conn)?;
             if access == Access::Create {
                 // WAL: readers do not block the writer and the writer does
                 // not block readers; a crash leaves the last committed
@@ -254,14 +255,27 @@ impl SqliteStore {
             columns.push_str(", ");
             columns.push_str(context);
         }
-        let filter = layout
+        // The user's condition and the partition's, both in the engine.
+        let conditions: Vec<String> = layout
             .filter
-            .as_deref()
-            .map_or(String::new(), |f| format!("({f}) AND "));
-        let filter_only = layout
-            .filter
-            .as_deref()
-            .map_or(String::new(), |f| format!("WHERE ({f})"));
+            .iter()
+            .map(|f| format!("({f})"))
+            .chain(layout.partition.map(|p| {
+                format!(
+                    "{PARTITION_FUNCTION}({}, {key_list}) = {}",
+                    p.count, p.index
+                )
+            }))
+            .collect();
+        let filter = conditions
+            .iter()
+            .map(|c| format!("{c} AND "))
+            .collect::<String>();
+        let filter_only = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
         let sql = Sql {
             get: format!("SELECT {columns} FROM {table} WHERE {}", key_is(1)),
             put: match &revision {
@@ -450,6 +464,40 @@ fn columns(
         blob_payload,
         context,
     }))
+}
+
+/// The SQL function giving a row's partition: `(count, key columns...)`.
+const PARTITION_FUNCTION: &str = "schema_migrate_partition";
+
+/// Registers [`PARTITION_FUNCTION`] on `conn`: the part of `count` that the
+/// key, named as the store names it, hashes to (see [`super::Partition`]).
+fn register_partition(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        PARTITION_FUNCTION,
+        -1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let count: i64 = ctx.get(0)?;
+            let count = u32::try_from(count)
+                .ok()
+                .filter(|&c| c > 0)
+                .ok_or_else(|| {
+                    rusqlite::Error::UserFunctionError("partition count out of range".into())
+                })?;
+            let mut parts = Vec::with_capacity(ctx.len().saturating_sub(1));
+            for i in 1..ctx.len() {
+                parts.push(match ctx.get_raw(i) {
+                    ValueRef::Integer(v) => KeyPart::Int(v),
+                    ValueRef::Text(t) => KeyPart::Text(String::from_utf8_lossy(t).into_owned()),
+                    // Not a key a record can have: no part takes it.
+                    _ => return Ok(-1i64),
+                });
+            }
+            let partition = super::Partition { index: 0, count };
+            Ok(i64::from(partition.of(&format_key(&parts))))
+        },
+    )
 }
 
 /// An engine error, or a record the store cannot decode (named by its key).
