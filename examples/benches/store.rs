@@ -235,6 +235,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         n,
         &done,
     );
+    let mut partition_rows = Vec::new();
+    {
+        let name = fresh_name();
+        let path = dir.join(format!("{name}.db"));
+        let url = format!("sqlite:{}", path.display());
+        let fill = || -> Result<(), Box<dyn std::error::Error>> {
+            let _ = std::fs::remove_file(&path);
+            let _ = std::fs::remove_file(path.with_extension("db-wal"));
+            let store = runtime.block_on(SqliteStore::open(&path, &name))?;
+            runtime.block_on(fill_store(&store, &records))?;
+            Ok(())
+        };
+        partition_rows.push(partitions(
+            SQLITE,
+            "own (WAL, revision)",
+            &["--store", &url, "--table", &name],
+            n,
+            fill,
+        )?);
+    }
     std::fs::remove_dir_all(&dir)?;
 
     // PostgreSQL and Redis: the server named by the variable, or a throwaway
@@ -276,6 +296,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 n,
                 &done,
             );
+            let name = fresh_name();
+            let fill = || -> Result<(), Box<dyn std::error::Error>> {
+                runtime.block_on(drop_table(&url, &name))?;
+                runtime.block_on(create_sessions(&url, &name))?;
+                let layout = Layout::table(name.as_str(), ["id"], "state");
+                let store = runtime.block_on(open_layout(&url, &layout))?;
+                runtime.block_on(fill_store(&store, &records))?;
+                Ok(())
+            };
+            partition_rows.push(partitions(
+                &label,
+                "sessions(id, state jsonb, updated_at, note), xmin",
+                &[
+                    "--store",
+                    &url,
+                    "--table",
+                    &name,
+                    "--key",
+                    "id",
+                    "--payload",
+                    "state",
+                ],
+                n,
+                fill,
+            )?);
         }
     }
     let redis = server_url("STORE_BENCH_REDIS_URL", || {
@@ -308,8 +353,117 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 done.push(runtime.block_on(run_on(&store, &records, &upgraded, 500))?);
             }
             print_row(&label, "plain string keys (--match)", 500, n, &done);
+            let db_url = format!("{}/15", url.trim_end_matches('/'));
+            let fill = || -> Result<(), Box<dyn std::error::Error>> {
+                let store =
+                    runtime.block_on(open_layout(&db_url, &Layout::redis_keys("trip-*")))?;
+                runtime.block_on(fill_store(&store, &records))?;
+                Ok(())
+            };
+            partition_rows.push(partitions(
+                &label,
+                "plain string keys (--match)",
+                &["--store", &db_url, "--match", "trip-*"],
+                n,
+                fill,
+            )?);
         }
     }
+    println!();
+    println!("Partitions: the ready command line (`--bin migrate`, release) run as N separate processes with `--partition I/N` at once over a fresh fill; records/s of the whole (all records over the wall time until the last part ends), and that divided by N in parentheses.");
+    println!();
+    println!("| store | layout | 1 part | 2 parts | 4 parts |");
+    println!("|---|---|---|---|---|");
+    for row in partition_rows {
+        println!("{row}");
+    }
+    Ok(())
+}
+
+/// Puts every record into an empty store.
+async fn fill_store<S: RecordStore>(
+    store: &S,
+    records: &[(String, Vec<u8>)],
+) -> Result<(), StoreError> {
+    for chunk in records.chunks(5000) {
+        store.put_many(chunk).await?;
+    }
+    Ok(())
+}
+
+/// The migration of a fresh fill by 1, 2 and 4 processes of the ready
+/// command line with `--partition I/N`, at once: one table row.
+fn partitions(
+    name: &str,
+    layout: &str,
+    args: &[&str],
+    n: usize,
+    mut fill: impl FnMut() -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let mut cells = Vec::new();
+    for parts in [1u32, 2, 4] {
+        fill()?;
+        let started = Instant::now();
+        let children = (0..parts)
+            .map(|i| {
+                std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+                    .args(args)
+                    .args([
+                        "--partition",
+                        &format!("{i}/{parts}"),
+                        "--progress",
+                        "events",
+                    ])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut upgraded = 0;
+        let mut slowest = Duration::ZERO;
+        for child in children {
+            let out = child.wait_with_output()?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if !out.status.success() {
+                return Err(format!(
+                    "{name}, part of {parts}: {stdout}{}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+                .into());
+            }
+            upgraded += report_number(&stdout, "upgraded ");
+            slowest = slowest.max(started.elapsed());
+        }
+        assert_eq!(
+            upgraded, n as u64,
+            "{name}: every record upgraded once over {parts} parts"
+        );
+        let whole = n as f64 / slowest.as_secs_f64();
+        cells.push(format!(
+            "{whole:.0} ({:.0} per part)",
+            whole / f64::from(parts)
+        ));
+    }
+    Ok(format!("| {name} | {layout} | {} |", cells.join(" | ")))
+}
+
+/// The number on the report line that starts with `label`.
+fn report_number(stdout: &str, label: &str) -> u64 {
+    stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .and_then(|l| l.split_whitespace().next_back())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Drops the table `name` if it exists, for a fresh fill.
+async fn drop_table(url: &str, name: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP TABLE IF EXISTS {name}"))
+        .await?;
     Ok(())
 }
 
