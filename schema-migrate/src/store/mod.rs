@@ -26,6 +26,10 @@ mod open;
 pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "redis-cluster")]
+pub mod redis_cluster;
+#[cfg(feature = "redis")]
+mod redis_shared;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
