@@ -37,10 +37,11 @@
 //! Every write is the same Lua script as on a single node, called with
 //! one key, so that it runs on that key's slot: a compare-and-swap compares
 //! and writes one record atomically, and a reader sees a record either
-//! before or after a write. A batch of writes is one call per record (in
-//! order, so two writes to one key apply in order), not one atomic call: if
-//! a call fails half way through a batch, the records before it are
-//! written, the rest are not, and every record is whole, old or new. A
+//! before or after a write. A batch of writes is one call per record, up to
+//! [`RedisClusterStore::IN_FLIGHT`] of them at once on the masters (two
+//! writes to one key are never in flight together, so they apply in
+//! order), not one atomic call: if a call fails, the batch's other records
+//! may or may not be written, and every record is whole, old or new. A
 //! batch migration that stops there resumes as on any backend.
 //!
 //! # Connection
@@ -48,9 +49,9 @@
 //! One cluster connection (the redis crate's `ClusterClient`) is shared by
 //! all calls: it follows `MOVED` and `ASK` redirections and reconnects to a
 //! node that dropped its connection. If the whole connection fails, the
-//! call that saw it fails with a [`StoreError`] (a write is never retried
-//! behind the caller's back, as it may have been applied) and the next call
-//! connects again.
+//! call that saw it fails with a [`StoreError`] and the next call connects
+//! again. A call whose connection a node dropped without an answer fails
+//! after 10 seconds rather than waiting forever.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), schema_migrate::store::StoreError> {
@@ -72,6 +73,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
@@ -122,8 +124,16 @@ impl std::fmt::Debug for RedisClusterStore {
 }
 
 impl RedisClusterStore {
+    /// How many one-key calls a batch (a scan page, a `put_many`, a
+    /// `compare_and_swap`) has in flight at once.
+    pub const IN_FLIGHT: usize = 256;
+
     /// How long connecting to a node may take before it fails.
     const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// How long one call may wait for its answer before it fails: a
+    /// request on a connection that a node dropped must not wait forever.
+    const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
     /// Connects to the cluster at `url` (see the [module docs](self)) and
     /// uses the records under `prefix`: the hashes `{prefix}:{key}`.
@@ -159,6 +169,7 @@ impl RedisClusterStore {
         let (nodes, urls) = parse_url(url)?;
         let client = ClusterClient::builder(urls)
             .connection_timeout(Self::CONNECT_TIMEOUT)
+            .response_timeout(Self::RESPONSE_TIMEOUT)
             .build()
             .map_err(|e| StoreError::usage(BACKEND, "connect", e))?;
         let store = RedisClusterStore {
@@ -550,9 +561,15 @@ impl RecordStore for RedisClusterStore {
         if writes.is_empty() {
             return Ok(outcomes);
         }
-        let mut connection = self.connection("compare_and_swap").await?;
-        for write in writes {
-            outcomes.push(self.swap(&mut connection, write).await?);
+        let connection = self.connection("compare_and_swap").await?;
+        for wave in waves(writes, |write| write.key.as_str()) {
+            let calls = wave.iter().map(|write| {
+                let mut connection = connection.clone();
+                async move { self.swap(&mut connection, write).await }
+            });
+            for outcome in join_all(calls).await {
+                outcomes.push(outcome?);
+            }
         }
         Ok(outcomes)
     }
@@ -566,18 +583,46 @@ impl RecordStore for RedisClusterStore {
             Some(after) => listing.partition_point(|k| k.as_str() <= after),
             None => 0,
         };
-        let mut connection = self.connection("scan").await?;
+        let connection = self.connection("scan").await?;
         let mut records = Vec::new();
+        let mut next = start;
         // Keys deleted since the listing are skipped; read on so that a
         // short answer still means the end.
-        for name in &listing[start..] {
-            if records.len() == limit {
-                break;
+        while records.len() < limit && next < listing.len() {
+            let wave = (limit - records.len()).min(Self::IN_FLIGHT);
+            let names = &listing[next..(next + wave).min(listing.len())];
+            next += names.len();
+            let calls = names.iter().map(|name| {
+                let mut connection = connection.clone();
+                async move { self.read(&mut connection, "scan", name).await }
+            });
+            for record in join_all(calls).await {
+                records.extend(record?);
             }
-            records.extend(self.read(&mut connection, "scan", name).await?);
         }
         Ok(records)
     }
+}
+
+/// `items` cut into runs of at most [`RedisClusterStore::IN_FLIGHT`] in
+/// which no key appears twice, in order: the calls of one run may be in
+/// flight together, and a key's second write waits for its first.
+fn waves<'a, T>(items: &'a [T], key: impl Fn(&T) -> &str) -> Vec<&'a [T]> {
+    let mut waves = Vec::new();
+    let mut start = 0;
+    let mut keys = std::collections::HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        if i - start == RedisClusterStore::IN_FLIGHT || !keys.insert(key(item)) {
+            waves.push(&items[start..i]);
+            start = i;
+            keys.clear();
+            keys.insert(key(item));
+        }
+    }
+    if start < items.len() {
+        waves.push(&items[start..]);
+    }
+    waves
 }
 
 /// The first two elements of a `CLUSTER SLOTS` node entry (host, port).
@@ -641,7 +686,30 @@ fn parse_url(url: &str) -> Result<(Vec<String>, Vec<String>), StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_url;
+    use super::{parse_url, waves, RedisClusterStore};
+
+    #[test]
+    fn waves_never_hold_a_key_twice() {
+        let keys = ["a", "b", "a", "c", "c", "d"];
+        let cut: Vec<Vec<&str>> = waves(&keys, |k| k).into_iter().map(<[_]>::to_vec).collect();
+        assert_eq!(cut, [vec!["a", "b"], vec!["a", "c"], vec!["c", "d"]]);
+        let many: Vec<String> = (0..RedisClusterStore::IN_FLIGHT * 2 + 1)
+            .map(|i| i.to_string())
+            .collect();
+        let sizes: Vec<usize> = waves(&many, String::as_str)
+            .iter()
+            .map(|w| w.len())
+            .collect();
+        assert_eq!(
+            sizes,
+            [
+                RedisClusterStore::IN_FLIGHT,
+                RedisClusterStore::IN_FLIGHT,
+                1
+            ]
+        );
+        assert!(waves(&[] as &[String], String::as_str).is_empty());
+    }
 
     #[test]
     fn cluster_urls() {
