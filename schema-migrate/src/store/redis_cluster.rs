@@ -607,7 +607,7 @@ impl RecordStore for RedisClusterStore {
 /// `items` cut into runs of at most [`RedisClusterStore::IN_FLIGHT`] in
 /// which no key appears twice, in order: the calls of one run may be in
 /// flight together, and a key's second write waits for its first.
-fn waves<'a, T>(items: &'a [T], key: impl Fn(&T) -> &str) -> Vec<&'a [T]> {
+fn waves<T>(items: &[T], key: impl Fn(&T) -> &str) -> Vec<&[T]> {
     let mut waves = Vec::new();
     let mut start = 0;
     let mut keys = std::collections::HashSet::new();
