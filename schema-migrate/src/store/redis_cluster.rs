@@ -327,17 +327,14 @@ impl RedisClusterStore {
         operation: &'static str,
         result: Result<T, RedisError>,
     ) -> Result<T, StoreError> {
-        result.map_err(|e| self.error(operation, e))
+        result.map_err(|e| {
+            self.forget_if_broken(&e);
+            StoreError::new(BACKEND, operation, e)
+        })
     }
 
-    fn error(&self, operation: &'static str, e: RedisError) -> StoreError {
-        if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() {
-            *self.slot() = None;
-        }
-        StoreError::new(BACKEND, operation, e)
-    }
-
-    /// Like [`Self::check`], naming the key the call was about.
+    /// Like [`Self::check`], naming the key the call was about (a script's
+    /// own error replies name it already).
     fn check_key<T>(
         &self,
         operation: &'static str,
@@ -345,16 +342,19 @@ impl RedisClusterStore {
         result: Result<T, RedisError>,
     ) -> Result<T, StoreError> {
         result.map_err(|e| {
-            let error = self.error(operation, e);
-            let text = error.to_string();
-            let prefix = format!("{BACKEND} store: {operation} failed: ");
-            let detail = text.strip_prefix(&prefix).unwrap_or(&text);
-            if detail.contains(key) {
-                error
+            self.forget_if_broken(&e);
+            if e.to_string().contains(key) {
+                StoreError::new(BACKEND, operation, e)
             } else {
-                StoreError::new(BACKEND, operation, format!("key {key:?}: {detail}"))
+                StoreError::new(BACKEND, operation, format!("key {key:?}: {e}"))
             }
         })
+    }
+
+    fn forget_if_broken(&self, e: &RedisError) {
+        if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() {
+            *self.slot() = None;
+        }
     }
 
     /// The record under `name`: `None` if the key is gone; an unreadable
