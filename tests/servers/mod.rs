@@ -19,6 +19,7 @@
 
 pub mod postgres;
 pub mod redis;
+pub mod redis_cluster;
 
 use std::fs;
 use std::io;

@@ -39,6 +39,13 @@ impl Redis {
     /// Starts a fresh server on a free port in a new temp dir, retried on a
     /// new port if the first is taken meanwhile.
     pub fn start() -> Result<Redis, StartError> {
+        Redis::start_with(Vec::new)
+    }
+
+    /// Like [`Redis::start`], with more command-line arguments for the
+    /// server, made anew for each attempt (a cluster node takes a second,
+    /// free port for its bus).
+    pub fn start_with(extra: impl Fn() -> Vec<String>) -> Result<Redis, StartError> {
         let Some(binary) = find_binary("redis-server", SEARCH) else {
             binary_missing("redis-server", INSTALL);
             return Err(StartError::Missing);
@@ -66,6 +73,7 @@ impl Redis {
                 .arg("--logfile")
                 .arg(&log)
                 .args(["--daemonize", "no"])
+                .args(extra())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())

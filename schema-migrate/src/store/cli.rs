@@ -100,7 +100,8 @@ enum Sub {
 /// Where the records are.
 #[derive(Debug, Clone, Args)]
 struct StoreArgs {
-    /// sqlite:PATH, postgres://USER@HOST/DB or redis://HOST:PORT
+    /// sqlite:PATH, postgres://USER@HOST/DB, redis://HOST:PORT or
+    /// redis+cluster://HOST:PORT[,HOST:PORT...]
     #[arg(long, value_name = "URL", env = STORE_ENV, hide_env_values = true)]
     store: String,
     /// The table holding the records (schema.table on PostgreSQL)
@@ -632,7 +633,7 @@ async fn open(options: &Options, read_only: bool) -> Result<super::AnyStore, Exi
 fn place(options: &Options, backend: &str) -> (&'static str, String, &'static str) {
     match (&options.layout.key_pattern, backend) {
         (Some(pattern), _) => ("matching", pattern.clone(), ""),
-        (None, "redis") => (
+        (None, "redis" | "redis-cluster") => (
             "under the prefix",
             options.table.clone(),
             " (records written by other programs: --match PATTERN)",

@@ -3,8 +3,8 @@
 //! A [`RecordStore`] holds payloads under keys, each with a revision that
 //! every write bumps, so that a write can be made conditional on nothing
 //! having changed since the read (compare-and-swap). Backends are behind
-//! cargo features: `sqlite` (embedded, a single file), `postgres` and
-//! `redis`. Each works on a table (or keys) of its own layout, or on the
+//! cargo features: `sqlite` (embedded, a single file), `postgres`,
+//! `redis` and `redis-cluster`. Each works on a table (or keys) of its own layout, or on the
 //! tables and keys a service already has, described by a [`Layout`] or
 //! [`Layout::redis_keys`]: any key columns, a payload
 //! column in JSON, MessagePack or CBOR, the versioned value at a path inside
@@ -26,6 +26,10 @@ mod open;
 pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "redis-cluster")]
+pub mod redis_cluster;
+#[cfg(feature = "redis")]
+mod redis_shared;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -271,7 +275,7 @@ impl StoreError {
         self.usage
     }
 
-    /// The backend: `"sqlite"`, `"postgres"` or `"redis"`.
+    /// The backend: `"sqlite"`, `"postgres"`, `"redis"` or `"redis-cluster"`.
     pub fn backend(&self) -> &'static str {
         self.backend
     }

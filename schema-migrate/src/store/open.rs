@@ -16,6 +16,9 @@ pub enum AnyStore {
     /// Redis keys (feature `redis`).
     #[cfg(feature = "redis")]
     Redis(super::redis::RedisStore),
+    /// Redis Cluster (feature `redis-cluster`).
+    #[cfg(feature = "redis-cluster")]
+    RedisCluster(super::redis_cluster::RedisClusterStore),
     /// With no backend feature on, no store can be opened; this variant
     /// cannot be built and only keeps the `match`es below well-formed.
     #[doc(hidden)]
@@ -30,7 +33,10 @@ pub enum AnyStore {
 ///   (`sqlite:///abs/path.db` for an absolute path): created if missing;
 /// - `postgres://user@host/db` or `postgresql://...`: the table is created if missing;
 /// - `redis://host:port/db` (no TLS: `rediss://` is refused, the Redis
-///   client is built without it).
+///   client is built without it);
+/// - `redis+cluster://host:port[,host:port...]`: a Redis Cluster, reached
+///   through any of the nodes named (feature `redis-cluster`; see
+///   [`redis_cluster`](super::redis_cluster)).
 ///
 /// A URL whose backend's cargo feature is off is an error naming the feature.
 ///
@@ -134,6 +140,7 @@ async fn open_url(url: &str, layout: &Layout, access: Access) -> Result<AnyStore
         }
         "postgres" | "postgresql" => open_postgres(url, layout, access).await,
         "redis" => open_redis(url, layout).await,
+        "redis+cluster" => open_redis_cluster(url, layout).await,
         "rediss" => Err(StoreError::usage(
             "redis",
             "open",
@@ -146,7 +153,7 @@ async fn open_url(url: &str, layout: &Layout, access: Access) -> Result<AnyStore
             "open",
             format!(
                 "unknown store URL scheme {scheme:?}: expected sqlite:PATH, \
-                 postgres://... or redis://..."
+                 postgres://..., redis://... or redis+cluster://..."
             ),
         )),
     }
@@ -193,6 +200,16 @@ async fn open_redis(url: &str, layout: &Layout) -> Result<AnyStore, StoreError> 
     Err(feature_off("redis"))
 }
 
+#[cfg_attr(not(feature = "redis-cluster"), allow(unused_variables))]
+async fn open_redis_cluster(url: &str, layout: &Layout) -> Result<AnyStore, StoreError> {
+    #[cfg(feature = "redis-cluster")]
+    return super::redis_cluster::RedisClusterStore::connect_layout(url, layout)
+        .await
+        .map(AnyStore::RedisCluster);
+    #[cfg(not(feature = "redis-cluster"))]
+    Err(feature_off("redis-cluster"))
+}
+
 #[allow(dead_code, reason = "used only by the backends whose feature is off")]
 fn feature_off(backend: &'static str) -> StoreError {
     StoreError::usage(
@@ -215,6 +232,8 @@ macro_rules! dispatch {
             AnyStore::Postgres($store) => $call,
             #[cfg(feature = "redis")]
             AnyStore::Redis($store) => $call,
+            #[cfg(feature = "redis-cluster")]
+            AnyStore::RedisCluster($store) => $call,
             #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "redis")))]
             AnyStore::Never(never) => match *never {},
         }
@@ -230,7 +249,7 @@ impl std::fmt::Debug for AnyStore {
 }
 
 impl AnyStore {
-    /// The backend: `"sqlite"`, `"postgres"` or `"redis"`.
+    /// The backend: `"sqlite"`, `"postgres"`, `"redis"` or `"redis-cluster"`.
     pub fn backend(&self) -> &'static str {
         match self {
             #[cfg(feature = "sqlite")]
@@ -239,6 +258,8 @@ impl AnyStore {
             AnyStore::Postgres(_) => "postgres",
             #[cfg(feature = "redis")]
             AnyStore::Redis(_) => "redis",
+            #[cfg(feature = "redis-cluster")]
+            AnyStore::RedisCluster(_) => "redis-cluster",
             #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "redis")))]
             AnyStore::Never(never) => match *never {},
         }

@@ -76,194 +76,18 @@
 //! (a write is never retried behind the caller's back, as it may have been
 //! applied) and the next call connects again.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, RedisError, Script};
+use redis::{AsyncConnectionConfig, Client, RedisError};
 
+use super::redis_shared::{
+    key_record, parse_revision, scripts, to_revision, unexpected_reply, utf8_key,
+};
 use super::{check_identifier, Cas, CasWrite, Encoding, Layout, Record, RecordStore, StoreError};
 
 const BACKEND: &str = "redis";
-
-/// The check every writing script makes of every key it is about to touch,
-/// before it writes anything: Redis does not roll a script back, so a
-/// command that fails half way (`HINCRBY` on a revision that is not an
-/// integer, or that would overflow) would leave the writes before it
-/// applied. The key must be absent or a hash whose `revision`, if any, is
-/// all digits and at most 18 of them (below `i64::MAX`, so `HINCRBY` can
-/// add one). Returns an error reply naming the key, or nil.
-macro_rules! check_function {
-    () => {
-        r#"
-local function check(key)
-  local t = redis.call('TYPE', key).ok
-  if t == 'none' then return nil end
-  if t ~= 'hash' then
-    return redis.error_reply('key ' .. key .. ' holds a ' .. t .. ', not a record hash; nothing was written')
-  end
-  local revision = redis.call('HGET', key, 'revision')
-  if revision and (#revision > 18 or not string.match(revision, '^%d+$')) then
-    return redis.error_reply('record ' .. key .. ' has revision "' .. revision .. '", not an integer this store wrote; nothing was written')
-  end
-  return nil
-end
-"#
-    };
-}
-
-/// Writes `payload` under a key unconditionally.
-///
-/// KEYS[1]: the index. ARGV[1]: the key prefix with its colon, then pairs of
-/// (key, payload). Returns the new revision of each record, in order.
-const PUT_SCRIPT: &str = concat!(
-    check_function!(),
-    r#"
-local index, prefix = KEYS[1], ARGV[1]
-for i = 2, #ARGV, 2 do
-  local err = check(prefix .. ARGV[i])
-  if err then return err end
-end
-local out = {}
-for i = 2, #ARGV, 2 do
-  local key = prefix .. ARGV[i]
-  redis.call('ZADD', index, 0, ARGV[i])
-  redis.call('HSET', key, 'payload', ARGV[i + 1])
-  out[#out + 1] = redis.call('HINCRBY', key, 'revision', 1)
-end
-return out
-"#
-);
-
-/// Compare-and-swap writes.
-///
-/// KEYS[1]: the index. ARGV[1]: the key prefix with its colon, then triples
-/// of (key, expected revision, payload). Returns, per write, the new
-/// revision or -1 for a conflict; a missing record (or a hash without a
-/// revision) is a conflict, since compare-and-swap never creates a record.
-/// Revisions are compared as the decimal text both sides write, so no
-/// floating-point conversion is involved.
-const CAS_SCRIPT: &str = concat!(
-    check_function!(),
-    r#"
-local index, prefix = KEYS[1], ARGV[1]
-for i = 2, #ARGV, 3 do
-  local err = check(prefix .. ARGV[i])
-  if err then return err end
-end
-local out = {}
-for i = 2, #ARGV, 3 do
-  local key = prefix .. ARGV[i]
-  local current = redis.call('HGET', key, 'revision')
-  if current ~= false and current == ARGV[i + 1] then
-    redis.call('ZADD', index, 0, ARGV[i])
-    redis.call('HSET', key, 'payload', ARGV[i + 2])
-    out[#out + 1] = redis.call('HINCRBY', key, 'revision', 1)
-  else
-    out[#out + 1] = -1
-  end
-end
-return out
-"#
-);
-
-/// Up to ARGV[3] records after ARGV[2] (a `ZRANGEBYLEX` bound: `-` or
-/// `(key`). KEYS[1]: the index. ARGV[1]: the key prefix with its colon.
-/// Returns a flat list of (key, payload, revision). An index entry whose
-/// record is gone (deleted by other means) is skipped, and the scan reads on
-/// so that a short answer still means the end.
-const SCAN_SCRIPT: &str = r#"
-local index, prefix, start, limit = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
-local out, found = {}, 0
-while found < limit do
-  local keys = redis.call('ZRANGEBYLEX', index, start, '+', 'LIMIT', 0, limit - found)
-  if #keys == 0 then break end
-  for _, k in ipairs(keys) do
-    local fields = redis.call('HMGET', prefix .. k, 'payload', 'revision')
-    if fields[1] and fields[2] then
-      out[#out + 1] = k
-      out[#out + 1] = fields[1]
-      out[#out + 1] = fields[2]
-      found = found + 1
-    end
-  end
-  start = '(' .. keys[#keys]
-end
-return out
-"#;
-
-/// Reads existing keys. KEYS: the keys. ARGV[1]: the hash field, or empty
-/// for string values. Returns, per key, a status and a value: `ok` and the
-/// value, `none` (the key is gone), `nofield` (a hash without the field),
-/// or `type` and the type the key holds instead.
-const READ_KEYS_SCRIPT: &str = r#"
-local field = ARGV[1]
-local out = {}
-for _, key in ipairs(KEYS) do
-  local t = redis.call('TYPE', key).ok
-  if t == 'none' then
-    out[#out + 1] = 'none'; out[#out + 1] = ''
-  elseif field == '' and t == 'string' then
-    out[#out + 1] = 'ok'; out[#out + 1] = redis.call('GET', key)
-  elseif field ~= '' and t == 'hash' then
-    local v = redis.call('HGET', key, field)
-    if v then
-      out[#out + 1] = 'ok'; out[#out + 1] = v
-    else
-      out[#out + 1] = 'nofield'; out[#out + 1] = ''
-    end
-  else
-    out[#out + 1] = 'type'; out[#out + 1] = t
-  end
-end
-return out
-"#;
-
-/// Compare-and-swap on existing keys. KEYS: the keys. ARGV[1]: the hash
-/// field, or empty for string values; then pairs of (value read, new
-/// value). Returns, per key, 1 if written or -1 if the key no longer holds
-/// the value read. A string keeps its TTL (`KEEPTTL`), as does a hash.
-const CAS_KEYS_SCRIPT: &str = r#"
-local field = ARGV[1]
-local out = {}
-for i, key in ipairs(KEYS) do
-  local read, new = ARGV[2 * i], ARGV[2 * i + 1]
-  local t = redis.call('TYPE', key).ok
-  if field == '' and t == 'string' and redis.call('GET', key) == read then
-    redis.call('SET', key, new, 'KEEPTTL')
-    out[#out + 1] = 1
-  elseif field ~= '' and t == 'hash' and redis.call('HGET', key, field) == read then
-    redis.call('HSET', key, field, new)
-    out[#out + 1] = 1
-  else
-    out[#out + 1] = -1
-  end
-end
-return out
-"#;
-
-/// Writes existing keys unconditionally. KEYS: the keys. ARGV[1]: the hash
-/// field, or empty for string values; then the values. A key of another
-/// type fails the call before anything is written.
-const PUT_KEYS_SCRIPT: &str = r#"
-local field = ARGV[1]
-for _, key in ipairs(KEYS) do
-  local t = redis.call('TYPE', key).ok
-  local want = 'string'
-  if field ~= '' then want = 'hash' end
-  if t ~= 'none' and t ~= want then
-    return redis.error_reply('key ' .. key .. ' holds a ' .. t .. ', not a ' .. want .. '; nothing was written')
-  end
-end
-for i, key in ipairs(KEYS) do
-  if field == '' then
-    redis.call('SET', key, ARGV[i + 1], 'KEEPTTL')
-  else
-    redis.call('HSET', key, field, ARGV[i + 1])
-  end
-end
-return #KEYS
-"#;
 
 /// A [`RecordStore`] on a Redis server. See the [module docs](self) for the
 /// layout and its guarantees.
@@ -303,28 +127,6 @@ struct Keys {
     field: String,
     /// The matching keys in byte order, listed when a run starts.
     listing: Mutex<Option<Arc<Vec<String>>>>,
-}
-
-/// The scripts, shared by every store (a script is its text and SHA-1).
-struct Scripts {
-    put: Script,
-    cas: Script,
-    scan: Script,
-    read_keys: Script,
-    cas_keys: Script,
-    put_keys: Script,
-}
-
-fn scripts() -> &'static Scripts {
-    static SCRIPTS: OnceLock<Scripts> = OnceLock::new();
-    SCRIPTS.get_or_init(|| Scripts {
-        put: Script::new(PUT_SCRIPT),
-        cas: Script::new(CAS_SCRIPT),
-        scan: Script::new(SCAN_SCRIPT),
-        read_keys: Script::new(READ_KEYS_SCRIPT),
-        cas_keys: Script::new(CAS_KEYS_SCRIPT),
-        put_keys: Script::new(PUT_KEYS_SCRIPT),
-    })
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -547,16 +349,7 @@ impl RedisStore {
                     .query_async(&mut connection)
                     .await,
             )?;
-            for key in batch {
-                match String::from_utf8(key) {
-                    Ok(key) => found.push(key),
-                    Err(e) => tracing::warn!(
-                        target: "schema_migrate",
-                        key = %String::from_utf8_lossy(e.as_bytes()),
-                        "redis store: a matching key is not UTF-8 and is skipped",
-                    ),
-                }
-            }
+            found.extend(batch.into_iter().filter_map(|key| utf8_key(BACKEND, key)));
             if next == 0 {
                 break;
             }
@@ -607,33 +400,15 @@ impl RedisStore {
             call.arg(&keys.field);
             let flat: Vec<Vec<u8>> = self.check("get", call.invoke_async(&mut connection).await)?;
             if flat.len() != 2 * chunk.len() {
-                return Err(unexpected_reply("get", chunk.len(), flat.len() / 2));
+                return Err(unexpected_reply(
+                    BACKEND,
+                    "get",
+                    chunk.len(),
+                    flat.len() / 2,
+                ));
             }
             for (name, pair) in chunk.iter().zip(flat.chunks(2)) {
-                match pair[0].as_slice() {
-                    b"ok" => records.push(Record::new(
-                        name,
-                        pair[1].clone(),
-                        super::fingerprint(&pair[1]),
-                    )),
-                    b"none" => {}
-                    b"nofield" => records.push(Record::unreadable(
-                        name,
-                        format!("the hash has no field `{}`", keys.field),
-                    )),
-                    _ => records.push(Record::unreadable(
-                        name,
-                        format!(
-                            "the key holds a {}, not a {}",
-                            String::from_utf8_lossy(&pair[1]),
-                            if keys.field.is_empty() {
-                                "string"
-                            } else {
-                                "hash"
-                            }
-                        ),
-                    )),
-                }
+                records.extend(key_record(name, &pair[0], &pair[1], &keys.field));
             }
         }
         Ok(records)
@@ -652,6 +427,7 @@ impl RedisStore {
                 self.check("compare_and_swap", call.invoke_async(&mut connection).await)?;
             if written.len() != chunk.len() {
                 return Err(unexpected_reply(
+                    BACKEND,
                     "compare_and_swap",
                     chunk.len(),
                     written.len(),
@@ -713,7 +489,7 @@ impl RecordStore for RedisStore {
             (Some(payload), Some(revision)) => Ok(Some(Record::new(
                 key,
                 payload,
-                parse_revision("get", key, &revision)?,
+                parse_revision(BACKEND, "get", key, &revision)?,
             ))),
             _ => Err(StoreError::new(
                 BACKEND,
@@ -746,8 +522,8 @@ impl RecordStore for RedisStore {
                 .await,
         )?;
         match revisions.as_slice() {
-            [revision] => to_revision("put", key, *revision),
-            _ => Err(unexpected_reply("put", 1, revisions.len())),
+            [revision] => to_revision(BACKEND, "put", key, *revision),
+            _ => Err(unexpected_reply(BACKEND, "put", 1, revisions.len())),
         }
     }
 
@@ -768,7 +544,12 @@ impl RecordStore for RedisStore {
             let revisions: Vec<i64> =
                 self.check("put_many", call.invoke_async(&mut connection).await)?;
             if revisions.len() != chunk.len() {
-                return Err(unexpected_reply("put_many", chunk.len(), revisions.len()));
+                return Err(unexpected_reply(
+                    BACKEND,
+                    "put_many",
+                    chunk.len(),
+                    revisions.len(),
+                ));
             }
         }
         Ok(())
@@ -795,6 +576,7 @@ impl RecordStore for RedisStore {
                 self.check("compare_and_swap", call.invoke_async(&mut connection).await)?;
             if revisions.len() != chunk.len() {
                 return Err(unexpected_reply(
+                    BACKEND,
                     "compare_and_swap",
                     chunk.len(),
                     revisions.len(),
@@ -805,7 +587,7 @@ impl RecordStore for RedisStore {
                     Cas::Conflict
                 } else {
                     Cas::Written {
-                        revision: to_revision("compare_and_swap", &write.key, revision)?,
+                        revision: to_revision(BACKEND, "compare_and_swap", &write.key, revision)?,
                     }
                 });
             }
@@ -893,38 +675,9 @@ impl RedisStore {
                     ),
                 )
             })?;
-            let revision = parse_revision("scan", &key, &revision)?;
+            let revision = parse_revision(BACKEND, "scan", &key, &revision)?;
             records.push(Record::new(key, payload, revision));
         }
         Ok(records)
     }
-}
-
-fn parse_revision(operation: &'static str, key: &str, bytes: &[u8]) -> Result<u64, StoreError> {
-    let text = String::from_utf8_lossy(bytes);
-    text.parse().map_err(|_| {
-        StoreError::new(
-            BACKEND,
-            operation,
-            format!("record {key:?}: revision is {text:?}, not a non-negative integer"),
-        )
-    })
-}
-
-fn to_revision(operation: &'static str, key: &str, revision: i64) -> Result<u64, StoreError> {
-    u64::try_from(revision).map_err(|_| {
-        StoreError::new(
-            BACKEND,
-            operation,
-            format!("record {key:?} got revision {revision}, not a non-negative integer"),
-        )
-    })
-}
-
-fn unexpected_reply(operation: &'static str, expected: usize, got: usize) -> StoreError {
-    StoreError::new(
-        BACKEND,
-        operation,
-        format!("the script answered {got} outcomes for {expected} writes"),
-    )
 }
