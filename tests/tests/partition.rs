@@ -16,6 +16,7 @@ use rusqlite::Connection;
 use schema_migrate::store::Partition;
 use schema_migrate_tests::servers::postgres::Postgres;
 use schema_migrate_tests::servers::redis::Redis;
+use schema_migrate_tests::servers::redis_cluster::RedisCluster;
 use schema_migrate_tests::servers::StartError;
 use schema_migrate_tests::store::cli::{count, run, run_resuming};
 use schema_migrate_tests::store::fixture::{checkpoint, key, mixed_version};
@@ -299,5 +300,45 @@ fn a_partition_is_a_hash_of_the_key_and_bad_ones_are_usage_errors() {
         let out = run(CHILD, &["--store", "sqlite:nowhere.db", &flag]);
         assert_eq!(out.code, Some(2), "{bad}: {}", out.stderr);
         assert!(out.stderr.contains("I/N"), "{}", out.stderr);
+    }
+}
+
+/// A Redis Cluster of three masters, keys written by `redis-cli -c` on
+/// every master: the parts split the listing of all masters' keys.
+#[test]
+fn redis_cluster_parts_visit_every_key_once() {
+    let cluster = match RedisCluster::start() {
+        Ok(cluster) => cluster,
+        Err(StartError::Missing) => return,
+        Err(StartError::Failed(e)) => panic!("{e}"),
+    };
+    for i in 0..RECORDS {
+        let (payload, _) = checkpoint(i, mixed_version(i), 1);
+        cluster.cli(&["SET", &format!("session:{}", key(i)), &payload]);
+    }
+    let base: Vec<String> = ["--store", cluster.url(), "--match", "session:*"]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mut scanned = 0;
+    let mut upgraded = 0;
+    let children: Vec<Child> = (0..PARTS)
+        .map(|i| spawn(&with_partition(&base, i, &[])))
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        scanned += count(&stdout, "scanned ");
+        upgraded += count(&stdout, "upgraded ");
+    }
+    assert_eq!((scanned, upgraded), (RECORDS as u64, old_records()));
+    for i in 0..RECORDS {
+        let payload = cluster.cli(&["GET", &format!("session:{}", key(i))]);
+        assert_eq!(version_of(payload.trim()), 4, "{}", key(i));
     }
 }

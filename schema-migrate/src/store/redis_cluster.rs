@@ -283,6 +283,11 @@ impl RedisClusterStore {
         // SCAN may return a key more than once.
         found.sort_unstable();
         found.dedup();
+        // The names are the record keys (own layout or existing keys): a
+        // part keeps its own before anything is read.
+        if let Some(partition) = &self.inner.layout.partition {
+            found.retain(|key| partition.contains(key));
+        }
         let listing = Arc::new(found);
         *self.listing_slot() = Some(Arc::clone(&listing));
         Ok(listing)
