@@ -23,7 +23,13 @@ use crate::write::{ByRef, ByValue};
 thread_local! {
     // The contexts in scope on this thread, innermost last.
     static SCOPES: RefCell<Vec<(TypeId, Rc<dyn Any>)>> = const { RefCell::new(Vec::new()) };
+    // Slots of scopes that ended, reused by the next scope of their type:
+    // a loop reading record after record in its own context allocates once.
+    static SPARE: RefCell<Vec<(TypeId, Rc<dyn Any>)>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Contexts of at most this many types keep a spare slot.
+const SPARE_SLOTS: usize = 8;
 
 /// Runs `f` with `ctx` as the context of every step, of any versioned type
 /// whose context type is `C`, that runs on this thread during the call: a
@@ -33,7 +39,8 @@ thread_local! {
 /// them.
 ///
 /// The context is cloned once per call (the scope keeps its own copy, so no
-/// borrow has to outlive the call): keep it small, or share what is large
+/// borrow has to outlive the call), into a slot the thread reuses for the
+/// next scope of the same type: keep it small, or share what is large
 /// behind an `Arc`.
 ///
 /// Deserialization is synchronous, so under tokio the scope holds as long
@@ -74,11 +81,29 @@ pub fn with_context<C: Clone + 'static, R>(ctx: &C, f: impl FnOnce() -> R) -> R 
     struct Pop;
     impl Drop for Pop {
         fn drop(&mut self) {
-            SCOPES.with(|s| s.borrow_mut().pop());
+            if let Some(entry) = SCOPES.with(|s| s.borrow_mut().pop()) {
+                SPARE.with(|s| {
+                    let mut spare = s.borrow_mut();
+                    if spare.len() < SPARE_SLOTS && spare.iter().all(|(t, _)| *t != entry.0) {
+                        spare.push(entry);
+                    }
+                });
+            }
         }
     }
-    let entry: Rc<dyn Any> = Rc::new(ctx.clone());
-    SCOPES.with(|s| s.borrow_mut().push((TypeId::of::<C>(), entry)));
+    let id = TypeId::of::<C>();
+    let entry = SPARE
+        .with(|s| {
+            let mut spare = s.borrow_mut();
+            let at = spare.iter().position(|(t, _)| *t == id)?;
+            let (_, mut slot) = spare.swap_remove(at);
+            // A slot a step still holds (it kept the `Rc`) is not reused.
+            let value = Rc::get_mut(&mut slot)?.downcast_mut::<C>()?;
+            value.clone_from(ctx);
+            Some(slot)
+        })
+        .unwrap_or_else(|| Rc::new(ctx.clone()));
+    SCOPES.with(|s| s.borrow_mut().push((id, entry)));
     let _pop = Pop;
     f()
 }
