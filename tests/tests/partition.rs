@@ -250,21 +250,16 @@ fn postgres_parts_visit_every_record_once() {
     check_partitions(&base, insert, revisions);
 }
 
-/// Redis keys written by `redis-cli`: the parts split the key listing. Redis
-/// keys have no revision field, so "written once" is checked by the parts'
-/// upgraded counts adding up, and every key being current afterwards.
-#[test]
-fn redis_parts_visit_every_key_once() {
-    let server = match Redis::start() {
-        Ok(server) => server,
-        Err(StartError::Missing) => return,
-        Err(StartError::Failed(e)) => panic!("{e}"),
-    };
+/// Keys written by another program (`set`) under `url`: the parts split the
+/// key listing. Redis keys have no revision field, so "written once" is
+/// checked by the parts' upgraded counts adding up, and every key being
+/// current afterwards (`get`).
+fn check_redis_parts(url: &str, set: impl Fn(&str, &str), get: impl Fn(&str) -> String) {
     for i in 0..RECORDS {
         let (payload, _) = checkpoint(i, mixed_version(i), 1);
-        server.cli(&["SET", &format!("session:{}", key(i)), &payload]);
+        set(&format!("session:{}", key(i)), &payload);
     }
-    let base: Vec<String> = ["--store", server.url(), "--match", "session:*"]
+    let base: Vec<String> = ["--store", url, "--match", "session:*"]
         .iter()
         .map(ToString::to_string)
         .collect();
@@ -276,15 +271,36 @@ fn redis_parts_visit_every_key_once() {
     for child in children {
         let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{stdout}");
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         scanned += count(&stdout, "scanned ");
         upgraded += count(&stdout, "upgraded ");
     }
     assert_eq!((scanned, upgraded), (RECORDS as u64, old_records()));
     for i in 0..RECORDS {
-        let payload = server.cli(&["GET", &format!("session:{}", key(i))]);
+        let payload = get(&format!("session:{}", key(i)));
         assert_eq!(version_of(payload.trim()), 4, "{}", key(i));
     }
+}
+
+/// Keys written by `redis-cli` on a single node.
+#[test]
+fn redis_parts_visit_every_key_once() {
+    let server = match Redis::start() {
+        Ok(server) => server,
+        Err(StartError::Missing) => return,
+        Err(StartError::Failed(e)) => panic!("{e}"),
+    };
+    check_redis_parts(
+        server.url(),
+        |k, v| {
+            server.cli(&["SET", k, v]);
+        },
+        |k| server.cli(&["GET", k]),
+    );
 }
 
 #[test]
@@ -312,33 +328,11 @@ fn redis_cluster_parts_visit_every_key_once() {
         Err(StartError::Missing) => return,
         Err(StartError::Failed(e)) => panic!("{e}"),
     };
-    for i in 0..RECORDS {
-        let (payload, _) = checkpoint(i, mixed_version(i), 1);
-        cluster.cli(&["SET", &format!("session:{}", key(i)), &payload]);
-    }
-    let base: Vec<String> = ["--store", cluster.url(), "--match", "session:*"]
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let mut scanned = 0;
-    let mut upgraded = 0;
-    let children: Vec<Child> = (0..PARTS)
-        .map(|i| spawn(&with_partition(&base, i, &[])))
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        scanned += count(&stdout, "scanned ");
-        upgraded += count(&stdout, "upgraded ");
-    }
-    assert_eq!((scanned, upgraded), (RECORDS as u64, old_records()));
-    for i in 0..RECORDS {
-        let payload = cluster.cli(&["GET", &format!("session:{}", key(i))]);
-        assert_eq!(version_of(payload.trim()), 4, "{}", key(i));
-    }
+    check_redis_parts(
+        cluster.url(),
+        |k, v| {
+            cluster.cli(&["SET", k, v]);
+        },
+        |k| cluster.cli(&["GET", k]),
+    );
 }
