@@ -83,7 +83,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, RedisError};
 
 use super::redis_shared::{
-    key_record, parse_revision, scripts, to_revision, unexpected_reply, utf8_key,
+    key_record, parse_revision, scripts, to_revision, unexpected_reply, utf8_key, ConnectionSlot,
 };
 use super::{check_identifier, Cas, CasWrite, Encoding, Layout, Record, RecordStore, StoreError};
 
@@ -112,7 +112,7 @@ pub struct RedisStore {
 
 struct Inner {
     client: Client,
-    connection: Mutex<Option<MultiplexedConnection>>,
+    connection: ConnectionSlot<MultiplexedConnection>,
     prefix: String,
     key_prefix: String,
     layout: Layout,
@@ -190,7 +190,7 @@ impl RedisStore {
         let store = RedisStore {
             inner: Arc::new(Inner {
                 client,
-                connection: Mutex::new(None),
+                connection: ConnectionSlot::new(),
                 key_prefix: format!("{prefix}:"),
                 prefix,
                 layout: layout.clone(),
@@ -281,7 +281,7 @@ impl RedisStore {
         &self,
         operation: &'static str,
     ) -> Result<MultiplexedConnection, StoreError> {
-        if let Some(connection) = self.slot().clone() {
+        if let Some(connection) = self.inner.connection.get() {
             return Ok(connection);
         }
         let config = AsyncConnectionConfig::new().set_connection_timeout(Self::CONNECT_TIMEOUT);
@@ -291,16 +291,8 @@ impl RedisStore {
             .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(|e| StoreError::new(BACKEND, operation, e))?;
-        *self.slot() = Some(connection.clone());
+        self.inner.connection.set(connection.clone());
         Ok(connection)
-    }
-
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
-        // The slot holds no invariant a panic could break: recover it.
-        self.inner
-            .connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Maps a Redis error to a [`StoreError`], forgetting a broken connection
@@ -311,9 +303,7 @@ impl RedisStore {
         result: Result<T, RedisError>,
     ) -> Result<T, StoreError> {
         result.map_err(|e| {
-            if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() {
-                *self.slot() = None;
-            }
+            self.inner.connection.forget_if_broken(&e);
             StoreError::new(BACKEND, operation, e)
         })
     }

@@ -79,7 +79,9 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{RedisError, Value};
 
-use super::redis_shared::{key_record, parse_revision, scripts, to_revision, utf8_key};
+use super::redis_shared::{
+    key_record, parse_revision, scripts, to_revision, utf8_key, ConnectionSlot,
+};
 use super::{check_identifier, Cas, CasWrite, Encoding, Layout, Record, RecordStore, StoreError};
 
 const BACKEND: &str = "redis-cluster";
@@ -100,7 +102,7 @@ struct Inner {
     client: ClusterClient,
     /// The nodes the URL names, `host:port` (never the password), for Debug.
     nodes: Vec<String>,
-    connection: Mutex<Option<ClusterConnection>>,
+    connection: ConnectionSlot<ClusterConnection>,
     prefix: String,
     /// The prefix with its colon; empty for existing keys.
     key_prefix: String,
@@ -176,7 +178,7 @@ impl RedisClusterStore {
             inner: Arc::new(Inner {
                 client,
                 nodes,
-                connection: Mutex::new(None),
+                connection: ConnectionSlot::new(),
                 prefix: layout.table.clone(),
                 key_prefix,
                 pattern,
@@ -304,7 +306,7 @@ impl RedisClusterStore {
     /// The shared connection, connecting first if there is none (or the
     /// last one broke).
     async fn connection(&self, operation: &'static str) -> Result<ClusterConnection, StoreError> {
-        if let Some(connection) = self.slot().clone() {
+        if let Some(connection) = self.inner.connection.get() {
             return Ok(connection);
         }
         let connection = self
@@ -313,16 +315,8 @@ impl RedisClusterStore {
             .get_async_connection()
             .await
             .map_err(|e| StoreError::new(BACKEND, operation, e))?;
-        *self.slot() = Some(connection.clone());
+        self.inner.connection.set(connection.clone());
         Ok(connection)
-    }
-
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<ClusterConnection>> {
-        // The slot holds no invariant a panic could break: recover it.
-        self.inner
-            .connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Maps a Redis error to a [`StoreError`], forgetting a broken
@@ -333,7 +327,7 @@ impl RedisClusterStore {
         result: Result<T, RedisError>,
     ) -> Result<T, StoreError> {
         result.map_err(|e| {
-            self.forget_if_broken(&e);
+            self.inner.connection.forget_if_broken(&e);
             StoreError::new(BACKEND, operation, e)
         })
     }
@@ -347,19 +341,13 @@ impl RedisClusterStore {
         result: Result<T, RedisError>,
     ) -> Result<T, StoreError> {
         result.map_err(|e| {
-            self.forget_if_broken(&e);
+            self.inner.connection.forget_if_broken(&e);
             if e.to_string().contains(key) {
                 StoreError::new(BACKEND, operation, e)
             } else {
                 StoreError::new(BACKEND, operation, format!("key {key:?}: {e}"))
             }
         })
-    }
-
-    fn forget_if_broken(&self, e: &RedisError) {
-        if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() {
-            *self.slot() = None;
-        }
     }
 
     /// The record under `name`: `None` if the key is gone; an unreadable

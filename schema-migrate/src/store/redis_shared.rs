@@ -8,9 +8,9 @@
 //! every call touches one hash slot. The checks and the writes are the same
 //! text either way.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
-use redis::Script;
+use redis::{RedisError, Script};
 
 use super::{Record, StoreError};
 
@@ -352,6 +352,38 @@ pub(crate) fn utf8_key(backend: &'static str, key: Vec<u8>) -> Option<String> {
                 "redis store: a matching key is not UTF-8 and is skipped",
             );
             None
+        }
+    }
+}
+
+/// The connection a store reuses until a call finds it broken; the next
+/// call then connects again. One for either client (single node, cluster).
+pub(crate) struct ConnectionSlot<C>(Mutex<Option<C>>);
+
+impl<C: Clone> ConnectionSlot<C> {
+    pub(crate) const fn new() -> Self {
+        ConnectionSlot(Mutex::new(None))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<C>> {
+        // The slot holds no invariant a panic could break: recover it.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The connection kept, if any.
+    pub(crate) fn get(&self) -> Option<C> {
+        self.lock().clone()
+    }
+
+    /// Keeps `connection` for the next calls.
+    pub(crate) fn set(&self, connection: C) {
+        *self.lock() = Some(connection);
+    }
+
+    /// Forgets the connection if `error` says it is broken.
+    pub(crate) fn forget_if_broken(&self, error: &RedisError) {
+        if error.is_io_error() || error.is_connection_dropped() || error.is_unrecoverable_error() {
+            *self.lock() = None;
         }
     }
 }
