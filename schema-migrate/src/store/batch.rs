@@ -514,7 +514,10 @@ where
         return true;
     };
     match serde_json::from_slice::<T>(&written) {
-        Ok(back) => current(&back).is_none() || current(&back) != current(value),
+        Ok(back) => {
+            let back = current(&back);
+            back.is_none() || back != current(value)
+        }
         Err(_) => true,
     }
 }
